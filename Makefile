@@ -1,0 +1,40 @@
+# Two commands on a fresh machine with only Python: `make demo` and `make test`.
+# Each creates the virtual environment in .venv and installs what it needs first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The torch/torchvision pair whose compiled ops work together; override for other machines,
+# e.g. `make test TORCH="torch torchvision"`.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.installed
+OUT ?= out
+
+.PHONY: demo test lint bench-losses clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: the main job on built-in data (for now: the paper's Figure 1 from our own loss)
+demo: $(STAMP)
+	$(BIN)/noisybox losses plot --output $(OUT)/alpha_iou_curves.png
+	$(BIN)/noisybox losses plot --output $(OUT)/alpha_iou_curves.svg
+
+## test: the whole test suite and the linter
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-losses: $(STAMP)
+	$(BIN)/python benchmarks/bench_losses.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,162 @@
+"""Loss modules, the name registry and the compiled (fused) path."""
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from noisybox.losses import (
+    LOSSES,
+    AlphaIoULoss,
+    BoxCoxIoULoss,
+    CoordinateLoss,
+    alpha_iou_loss,
+    box_cox_iou_loss,
+    build_loss,
+    parse_loss_spec,
+)
+
+from .boxes import random_boxes
+
+
+@pytest.fixture
+def boxes():
+    generator = torch.Generator().manual_seed(7)
+    return random_boxes(40, generator).float(), random_boxes(40, generator).float()
+
+
+def test_registry_names_are_the_documented_ones():
+    assert set(LOSSES) == {
+        "iou",
+        "giou",
+        "diou",
+        "ciou",
+        "alpha-iou",
+        "alpha-giou",
+        "alpha-diou",
+        "alpha-ciou",
+        "l1",
+        "smooth-l1",
+    }
+
+
+@pytest.mark.parametrize("kind", ["iou", "giou", "diou", "ciou"])
+def test_registry_builds_the_paper_losses(kind, boxes):
+    pred, target = boxes
+    plain, powered = build_loss(kind), build_loss(f"alpha-{kind}")
+    assert (plain.kind, plain.alpha, powered.kind, powered.alpha) == (kind, 1.0, kind, 3.0)
+    expected = alpha_iou_loss(pred, target, kind=kind, alpha=3.0, reduction="mean")
+    torch.testing.assert_close(powered(pred, target), expected)
+
+
+def test_alpha_can_be_overridden_by_spec_or_argument(boxes):
+    pred, target = boxes
+    assert build_loss("alpha-diou:2.5").alpha == 2.5
+    assert build_loss("alpha-diou:2.5", alpha=4.0).alpha == 4.0
+    assert build_loss("ALPHA-DIoU").alpha == 3.0
+    loss = build_loss("alpha-iou", alpha=1.0)  # alpha = 1 is the plain IoU loss
+    torch.testing.assert_close(loss(pred, target), build_loss("iou")(pred, target))
+    assert build_loss("alpha-ciou", alpha_penalty=1.0).alpha_penalty == 1.0
+
+
+@pytest.mark.parametrize(
+    ("spec", "kwargs", "message"),
+    [
+        ("focal-iou", {}, "unknown loss 'focal-iou'; choose from iou, giou"),
+        ("alpha-iou:three", {}, "'three' is not a number"),
+        ("iou", {"alpha": 3.0}, "use 'alpha-iou'"),
+        ("iou:2", {}, "use 'alpha-iou'"),
+        ("l1", {"alpha": 3.0}, "takes no alpha"),
+        ("alpha-iou:-1", {}, "alpha must be > 0"),
+    ],
+)
+def test_registry_errors_are_clear(spec, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_loss(spec, **kwargs)
+
+
+def test_parse_loss_spec():
+    assert parse_loss_spec("alpha-diou:2.5") == ("alpha-diou", 2.5)
+    assert parse_loss_spec(" giou ") == ("giou", None)
+
+
+def test_coordinate_baselines_match_torch(boxes):
+    pred, target = boxes
+    torch.testing.assert_close(
+        build_loss("l1", reduction="sum")(pred, target), F.l1_loss(pred, target, reduction="sum")
+    )
+    smooth = build_loss("smooth-l1", reduction="none")
+    assert isinstance(smooth, CoordinateLoss) and smooth.beta == pytest.approx(1 / 9)
+    expected = F.smooth_l1_loss(pred, target, beta=1 / 9, reduction="none").sum(-1)
+    torch.testing.assert_close(smooth(pred, target), expected)
+
+
+def test_box_cox_module(boxes):
+    pred, target = boxes
+    module = BoxCoxIoULoss(alpha=0.0, reduction="sum")
+    torch.testing.assert_close(
+        module(pred, target), box_cox_iou_loss(pred, target, alpha=0.0, reduction="sum")
+    )
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        BoxCoxIoULoss(alpha=-0.5)
+
+
+def test_module_checks_arguments_when_built():
+    with pytest.raises(ValueError, match="box_format must be one of"):
+        AlphaIoULoss(box_format="yxhw")
+    assert "kind='ciou'" in repr(AlphaIoULoss("ciou"))
+
+
+def test_compiled_module_equals_eager():
+    """The fused path: same loss and gradient as eager, on the most involved kind."""
+    generator = torch.Generator().manual_seed(8)
+    pred = random_boxes(1000, generator).float().reshape(10, 100, 4)
+    target = random_boxes(1000, generator).float().reshape(10, 100, 4)
+    pred[0, :5, 2:] = pred[0, :5, :2]  # zero-area predictions, as early FCOS produces
+    results = []
+    for compile in (False, True):
+        module = AlphaIoULoss("ciou", 3.0, alpha_penalty=2.0, reduction="none", compile=compile)
+        boxes = pred.clone().requires_grad_(True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loss = module(boxes, target)
+        fallbacks = [w for w in caught if "torch.compile failed" in str(w.message)]
+        assert not fallbacks, fallbacks[0].message  # it must really have run compiled
+        loss.sum().backward()
+        results.append((loss.detach(), boxes.grad))
+    assert results[1][0].shape == (10, 100)
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(results[1][1], results[0][1], rtol=1e-4, atol=1e-6)
+    assert torch.isfinite(results[1][1]).all()
+
+
+def test_compile_failure_falls_back_to_eager(boxes):
+    pred, target = boxes
+    module = AlphaIoULoss("giou", compile=True)
+
+    def broken_compiler(*args):
+        raise RuntimeError("no C++ compiler")
+
+    module._compiled = broken_compiler
+    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+        loss = module(pred.requires_grad_(True), target)
+    torch.testing.assert_close(loss, AlphaIoULoss("giou")(pred, target))
+    assert module._compiled is None
+
+
+def test_compiled_module_falls_back_where_fusion_does_not_apply(boxes):
+    """No gradient wanted, or a gradient for the target too: computed eagerly, exactly."""
+    pred, target = boxes
+    module = AlphaIoULoss("diou", compile=True)
+
+    def must_not_run(*args):
+        raise AssertionError("the fused path ran")
+
+    module._compiled = must_not_run
+    eager = AlphaIoULoss("diou")
+    with torch.no_grad():
+        torch.testing.assert_close(module(pred, target), eager(pred, target))
+    target = target.clone().requires_grad_(True)
+    module(pred, target).backward()
+    assert target.grad is not None and torch.isfinite(target.grad).all()
