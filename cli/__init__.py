@@ -8,6 +8,7 @@ import typer
 
 from noisybox.errors import NoisyboxError
 
+from .annotations import corrupt, inspect, show, subsample
 from .losses import losses_app
 
 app = typer.Typer(
@@ -18,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(losses_app, name="losses")
+for command in (corrupt, subsample, inspect, show):
+    app.command()(command)
 
 
 @app.callback()

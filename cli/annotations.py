@@ -1,0 +1,297 @@
+"""``noisybox corrupt``, ``subsample``, ``inspect`` and ``show``: annotation files in, files out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from noisybox.errors import NoisyboxError
+
+FormatOption = Annotated[
+    str | None, typer.Option("--format", "-f", help="coco, voc or yolo (default: detected).")
+]
+OnInvalidOption = Annotated[
+    str,
+    typer.Option(
+        "--on-invalid",
+        help="What to do with invalid records: error (stop, write nothing), skip (leave them "
+        "out) or keep (keep them untouched).",
+    ),
+]
+ImagesOption = Annotated[
+    Path | None, typer.Option("--images", help="VOC image folder, to read a missing <size>.")
+]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists (never the input).")
+]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the summary; write nothing.")]
+
+
+def _default_output(path: Path, tag: str) -> Path:
+    if path.is_file():
+        return path.with_name(f"{path.stem}.{tag}{path.suffix}")
+    return path.with_name(f"{path.name}-{tag}")
+
+
+def _rate_tag(rates: dict[str, float]) -> str:
+    return "-".join(f"{name}{rate:g}" for name, rate in rates.items())
+
+
+def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right", overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)
+
+
+def _load_confusion(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        confusion = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise NoisyboxError(f"{path}: cannot read the confusion weights: {error}") from None
+    if not isinstance(confusion, dict) or not all(isinstance(v, dict) for v in confusion.values()):
+        raise NoisyboxError(
+            f"{path}: confusion weights are {{class: {{mistaken-for class: weight}}}}"
+        )
+    return confusion
+
+
+def corrupt(
+    input: Annotated[
+        Path, typer.Argument(help="COCO .json, VOC .xml or folder, YOLO labels folder.")
+    ],
+    eta: Annotated[float, typer.Option(help="The paper's uniform box noise rate η.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write (default: beside INPUT).")
+    ] = None,
+    format: FormatOption = None,
+    gaussian: Annotated[float, typer.Option(help="σ of normal box noise, relative to size.")] = 0.0,
+    shift: Annotated[float, typer.Option(help="Pure translation, up to ±rate × size.")] = 0.0,
+    scale: Annotated[
+        float, typer.Option(help="Pure scaling by a factor in [1-rate, 1+rate].")
+    ] = 0.0,
+    flip: Annotated[float, typer.Option(help="Probability of a class flip.")] = 0.0,
+    confusion: Annotated[
+        Path | None,
+        typer.Option(help="JSON {class: {mistaken-for: weight}} weighting the flips."),
+    ] = None,
+    drop: Annotated[float, typer.Option(help="Probability that a box is dropped.")] = 0.0,
+    spurious: Annotated[
+        float, typer.Option(help="Probability that a box spawns a spurious one.")
+    ] = 0.0,
+    include_crowd: Annotated[bool, typer.Option(help="Also perturb COCO crowd boxes.")] = False,
+    on_invalid: OnInvalidOption = "error",
+    images: ImagesOption = None,
+    overwrite: OverwriteOption = False,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Write a noisy copy of a dataset's annotations, and its provenance manifest beside it."""
+    from noisybox.formats import check_output_path, read_annotations, write_annotations
+    from noisybox.manifest import build_manifest, checksum, write_manifest
+    from noisybox.noise import NoiseConfig
+    from noisybox.noise import corrupt as apply_noise
+
+    config = NoiseConfig(
+        eta=eta,
+        gaussian=gaussian,
+        shift=shift,
+        scale=scale,
+        flip=flip,
+        drop=drop,
+        spurious=spurious,
+        confusion=_load_confusion(confusion),
+        include_crowd=include_crowd,
+    )
+    if not config.rates():
+        raise NoisyboxError("no noise asked for: give --eta or another noise model's rate")
+    annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
+    output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
+    if not dry_run:
+        check_output_path(annotations, output, overwrite)
+    input_checksum = checksum(input)
+    changes, report = apply_noise(annotations, config, seed)
+    rows = [
+        ("input", f"{input} ({annotations.format})"),
+        ("images", f"{report.images:,}"),
+        ("boxes", f"{report.boxes:,}"),
+        ("perturbed", f"{report.perturbed:,}"),
+        ("crowd left untouched", f"{report.untouched_crowd:,}"),
+        (f"invalid records ({on_invalid})", f"{len(annotations.issues):,}"),
+    ]
+    if report.mean_iou is not None:
+        rows += [
+            (
+                "clamped by eq. (5)",
+                f"{report.clamped_boxes:,} "
+                + "("
+                + ", ".join(f"{k} {v:,}" for k, v in report.clamped.items())
+                + ")",
+            ),
+            ("mean IoU noisy vs clean", f"{report.mean_iou:.4f}"),
+        ]
+    rows += [
+        (name, f"{getattr(report, name):,}")
+        for name in ("flipped", "dropped", "spurious")
+        if name in config.rates() or (name == "flipped" and flip)
+    ]
+    if dry_run:
+        _print_table("noisybox corrupt (dry run: nothing written)", rows)
+        return
+    write_annotations(annotations, changes, output, overwrite=overwrite)
+    manifest = build_manifest(
+        "corrupt",
+        input,
+        output,
+        format=annotations.format,
+        seed=seed,
+        noise={**config.rates(), "confusion": config.confusion, "include_crowd": include_crowd},
+        on_invalid=on_invalid,
+        invalid_records=len(annotations.issues),
+        report=report.to_dict(),
+    )
+    manifest["input"]["checksum"] = input_checksum
+    manifest_file = write_manifest(manifest, output)
+    _print_table(
+        "noisybox corrupt", [*rows, ("output", str(output)), ("manifest", str(manifest_file))]
+    )
+
+
+def subsample(
+    input: Annotated[
+        Path, typer.Argument(help="COCO .json, VOC .xml or folder, YOLO labels folder.")
+    ],
+    fraction: Annotated[float, typer.Option(help="Share of the images to keep, in (0, 1].")],
+    seed: Annotated[int, typer.Option(help="Seed of the ranking; nested subsets share it.")] = 0,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write (default: beside INPUT).")
+    ] = None,
+    format: FormatOption = None,
+    on_invalid: OnInvalidOption = "error",
+    images: ImagesOption = None,
+    overwrite: OverwriteOption = False,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Write an image-level subset; for one seed, smaller fractions nest inside larger ones."""
+    from noisybox.formats import check_output_path, read_annotations, write_annotations
+    from noisybox.manifest import build_manifest, write_manifest
+    from noisybox.subsample import subsample_images, subset_changes
+
+    annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
+    keep_image = subsample_images(annotations, fraction, seed)
+    output = output or _default_output(input, f"subset{fraction:g}-seed{seed}")
+    kept_rows = keep_image[annotations.image]
+    classes_before = len(set(annotations.category.tolist()))
+    classes_after = len(set(annotations.category[kept_rows].tolist()))
+    rows = [
+        ("input", f"{input} ({annotations.format})"),
+        ("images kept", f"{int(keep_image.sum()):,} of {annotations.num_images:,}"),
+        ("boxes kept", f"{int(kept_rows.sum()):,} of {len(annotations):,}"),
+        ("classes present", f"{classes_after} of {classes_before}"),
+    ]
+    if dry_run:
+        _print_table("noisybox subsample (dry run: nothing written)", rows)
+        return
+    check_output_path(annotations, output, overwrite)
+    write_annotations(
+        annotations, subset_changes(annotations, keep_image), output, overwrite=overwrite
+    )
+    manifest = build_manifest(
+        "subsample",
+        input,
+        output,
+        format=annotations.format,
+        seed=seed,
+        fraction=fraction,
+        images=int(keep_image.sum()),
+        boxes=int(kept_rows.sum()),
+        on_invalid=on_invalid,
+        invalid_records=len(annotations.issues),
+    )
+    manifest_file = write_manifest(manifest, output)
+    _print_table(
+        "noisybox subsample", [*rows, ("output", str(output)), ("manifest", str(manifest_file))]
+    )
+
+
+def inspect(
+    input: Annotated[
+        Path, typer.Argument(help="COCO .json, VOC .xml or folder, YOLO labels folder.")
+    ],
+    format: FormatOption = None,
+    images: ImagesOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Counts per class, box sizes and aspects, empty images, and every invalid record."""
+    from noisybox.formats import read_annotations
+    from noisybox.summary import summarize
+
+    summary = summarize(read_annotations(input, format, images_dir=images, on_invalid="keep"))
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    console = Console()
+    _print_table(
+        f"{summary.path} ({summary.format}, {summary.units})",
+        [
+            ("images", f"{summary.images:,}"),
+            ("boxes (valid)", f"{summary.boxes:,}"),
+            ("images without boxes", f"{summary.images_without_boxes:,}"),
+            ("crowd boxes", f"{summary.crowd:,}"),
+            *[
+                (f"{name} boxes (COCO sizes)", f"{count:,}")
+                for name, count in summary.sizes.items()
+            ],
+            ("invalid records", f"{len(summary.invalid):,}"),
+        ],
+    )
+    classes = Table(title="classes", title_justify="left")
+    for column in ("id", "name", "boxes", "images"):
+        classes.add_column(column, justify="left" if column == "name" else "right")
+    for item in summary.classes:
+        classes.add_row(str(item.id), item.name, f"{item.boxes:,}", f"{item.images:,}")
+    console.print(classes)
+    distribution = Table(title=f"box distribution ({summary.units})", title_justify="left")
+    distribution.add_column("")
+    for quantile in summary.width:
+        distribution.add_column(quantile, justify="right")
+    for name in ("width", "height", "aspect"):
+        distribution.add_row(name, *(f"{v:.4g}" for v in getattr(summary, name).values()))
+    console.print(distribution)
+    if summary.invalid:
+        invalid = Table(title="invalid records", title_justify="left")
+        for column in ("file", "record", "problem"):
+            invalid.add_column(column, overflow="fold")
+        for issue in summary.invalid:
+            invalid.add_row(issue["file"], issue["record"], issue["problem"])
+        console.print(invalid)
+
+
+def show(
+    input: Annotated[Path, typer.Argument(help="The clean annotations.")],
+    noisy: Annotated[Path, typer.Option(help="The noisy annotations (from noisybox corrupt).")],
+    images: Annotated[Path, typer.Option(help="The image folder.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help=".png, .svg or .pdf to write.")
+    ] = Path("noisy_boxes.png"),
+    count: Annotated[int, typer.Option(help="How many images to draw.", min=1)] = 6,
+    seed: Annotated[int, typer.Option(help="Chooses the images.")] = 0,
+    format: FormatOption = None,
+) -> None:
+    """Draw clean (left) and noisy (right) boxes over the same images."""
+    from noisybox.formats import read_annotations
+    from noisybox.show import draw_comparison
+
+    clean = read_annotations(input, format, images_dir=images, on_invalid="keep")
+    noisy_annotations = read_annotations(noisy, format, images_dir=images, on_invalid="keep")
+    drawn = draw_comparison(clean, noisy_annotations, images, output, count=count, seed=seed)
+    typer.echo(f"wrote {output} ({len(drawn)} images)")

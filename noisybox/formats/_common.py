@@ -1,0 +1,74 @@
+"""Helpers shared by the format readers and writers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from ..annotations import Issue
+
+
+def as_number(value: object) -> float | None:
+    """A JSON/XML value as a float, or None if it is not a number (booleans are not)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def box_issues(
+    boxes: np.ndarray,
+    image_size: np.ndarray,
+    describe: Callable[[int], tuple[str, str]],
+    rows: np.ndarray,
+    image: np.ndarray,
+    tolerance: float,
+) -> list[Issue]:
+    """Issues for xyxy boxes that are not finite, empty, or outside their image.
+
+    Vectorized over all boxes; only the offending rows are described. ``tolerance`` is how
+    far (in the boxes' units) a box may stick out of its image before it counts as outside;
+    ``describe(row)`` gives ``(file, record)`` for a row. Rows already reported (NaN from a
+    missing value) are passed in ``rows`` as False.
+    """
+    issues: list[Issue] = []
+    finite = np.isfinite(boxes).all(axis=1)
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    size = image_size[image]
+    checks = [
+        (~finite, "box has a NaN or infinite coordinate"),
+        (finite & ((width <= 0) | (height <= 0)), "box has zero or negative width or height"),
+        (
+            finite
+            & (width > 0)
+            & (height > 0)
+            & np.isfinite(size).all(axis=1)
+            & (
+                (boxes[:, 0] < -tolerance)
+                | (boxes[:, 1] < -tolerance)
+                | (boxes[:, 2] > size[:, 0] + tolerance)
+                | (boxes[:, 3] > size[:, 1] + tolerance)
+            ),
+            "box lies outside its image",
+        ),
+    ]
+    for mask, message in checks:
+        for row in np.flatnonzero(mask & rows):
+            file, record = describe(int(row))
+            x1, y1, x2, y2 = (_short(v) for v in boxes[row])
+            w, h = (_short(v) for v in size[image[row]])
+            detail = f"{message} (x1={x1}, y1={y1}, x2={x2}, y2={y2}; image {w}x{h})"
+            issues.append(Issue(file, record, detail, row=int(row), image=int(image[row])))
+    return issues
+
+
+def _short(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:g}"

@@ -1,0 +1,256 @@
+"""COCO detection JSON: read into :class:`Annotations`, write back with only the changes applied."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ..annotations import Annotations, Changes, Issue
+from ..errors import NoisyboxError
+from ..keys import integer_keys, text_key
+from ._common import as_number, box_issues
+
+#: How far (pixels) a COCO box may stick out of its image before it is invalid; COCO's own
+#: files have boxes a fraction of a pixel past the edge.
+TOLERANCE_PX = 1.0
+
+
+@dataclass
+class CocoSource:
+    """The parsed document, and how it was written (to write it back the same way)."""
+
+    document: dict[str, Any]
+    indented: bool
+    standard_json: bool  # False when it needed Python's json (NaN, Infinity)
+
+
+def load_json(path: Path) -> tuple[Any, bool, bool]:
+    """Parse a JSON file: ``(value, indented, standard_json)``; one-line errors."""
+    data = path.read_bytes()
+    indented = b"\n " in data[:4096]
+    try:
+        return orjson.loads(data), indented, True
+    except orjson.JSONDecodeError:
+        pass
+    try:  # Python's parser also accepts NaN and Infinity, which we then report per record
+        return json.loads(data), indented, False
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise NoisyboxError(f"{path}: not valid JSON: {error}") from None
+
+
+def _id_key(value: object) -> object:
+    """A hashable id; ``1`` and ``1.0`` are the same id, ``True`` is not an id."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, (int, str)) else None
+
+
+def read_coco(path: Path) -> Annotations:
+    """Read a COCO detection file; problems with records are collected as issues."""
+    document, indented, standard = load_json(path)
+    file = str(path)
+    if not isinstance(document, dict):
+        raise NoisyboxError(
+            f"{file}: a COCO file is a JSON object with 'images', 'annotations' and "
+            f"'categories'; found a JSON {type(document).__name__}"
+        )
+    for name in ("images", "annotations"):
+        if not isinstance(document.get(name), list):
+            raise NoisyboxError(f"{file}: '{name}' must be a list of records")
+    if not isinstance(document.get("categories", []), list):
+        raise NoisyboxError(f"{file}: 'categories' must be a list of records")
+    images, records = document["images"], document["annotations"]
+    if not images or not records:
+        raise NoisyboxError(
+            f"{file}: the dataset is empty ({len(images)} images, {len(records)} annotations)"
+        )
+    issues: list[Issue] = []
+
+    categories: dict[int, str] = {}
+    for index, category in enumerate(document.get("categories", [])):
+        cid = _id_key(category.get("id")) if isinstance(category, dict) else None
+        if not isinstance(cid, int):
+            issues.append(Issue(file, f"categories[{index}]", "category has no integer 'id'"))
+        elif cid in categories:
+            issues.append(Issue(file, f"category id {cid}", "duplicate category id"))
+        else:
+            categories[cid] = str(category.get("name", cid))
+
+    image_row: dict[object, int] = {}
+    image_size = np.full((len(images), 2), np.nan)
+    image_name, image_keys = [], np.zeros(len(images), np.uint64)
+    for index, image in enumerate(images):
+        iid = _id_key(image.get("id")) if isinstance(image, dict) else None
+        record = f"image id {iid}" if iid is not None else f"images[{index}]"
+        image_name.append(str(image.get("file_name", iid)) if isinstance(image, dict) else "")
+        if iid is None:
+            issues.append(Issue(file, record, "image has no 'id'", image=index))
+            continue
+        if iid in image_row:
+            issues.append(Issue(file, record, "duplicate image id", image=index))
+            continue
+        image_row[iid] = index
+        image_keys[index] = integer_keys([iid])[0] if isinstance(iid, int) else text_key(str(iid))
+        width, height = as_number(image.get("width")), as_number(image.get("height"))
+        if width is None or height is None or not (width > 0 and height > 0):
+            issues.append(
+                Issue(file, record, "image has no positive 'width' and 'height'", image=index)
+            )
+        else:
+            image_size[index] = width, height
+
+    count = len(records)
+    boxes = np.full((count, 4), np.nan)
+    image = np.zeros(count, np.int64)
+    category = np.full(count, -1, np.int64)
+    keys = np.zeros(count, np.uint64)
+    crowd = np.zeros(count, bool)
+    parsed = np.zeros(count, bool)
+    seen_ids: set[object] = set()
+    for row, record in enumerate(records):
+        if not isinstance(record, dict):
+            issues.append(
+                Issue(file, f"annotations[{row}]", "annotation is not a JSON object", row=row)
+            )
+            continue
+        aid = _id_key(record.get("id"))
+        name = f"annotation id {aid}" if aid is not None else f"annotations[{row}]"
+        if aid is None:
+            issues.append(Issue(file, name, "annotation has no 'id'", row=row))
+            continue
+        if aid in seen_ids:
+            issues.append(Issue(file, name, "duplicate annotation id", row=row))
+            continue
+        seen_ids.add(aid)
+        keys[row] = integer_keys([aid])[0] if isinstance(aid, int) else text_key(str(aid))
+        iid = _id_key(record.get("image_id"))
+        if iid not in image_row:
+            issues.append(
+                Issue(file, name, f"unknown image_id {record.get('image_id')!r}", row=row)
+            )
+            continue
+        image[row] = image_row[iid]
+        cid = _id_key(record.get("category_id"))
+        if cid not in categories:
+            issues.append(
+                Issue(file, name, f"unknown category_id {record.get('category_id')!r}", row=row)
+            )
+            continue
+        category[row] = cid
+        crowd[row] = bool(record.get("iscrowd", 0))
+        bbox = record.get("bbox")
+        values = [as_number(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else None
+        if values is None or None in values:
+            issues.append(
+                Issue(
+                    file,
+                    name,
+                    f"bbox must be 4 numbers [x, y, width, height]; got {bbox!r}",
+                    row=row,
+                )
+            )
+            continue
+        x, y, w, h = values
+        boxes[row] = x, y, x + w, y + h
+        parsed[row] = True
+
+    def describe(row: int) -> tuple[str, str]:
+        return file, f"annotation id {records[row].get('id')}"
+
+    issues += box_issues(boxes, image_size, describe, parsed, image, TOLERANCE_PX)
+    return Annotations(
+        format="coco",
+        path=path,
+        units="pixels",
+        boxes=boxes,
+        image=image,
+        category=category,
+        key=keys,
+        crowd=crowd,
+        valid=np.ones(count, bool),
+        record=np.arange(count),
+        image_size=image_size,
+        image_name=image_name,
+        image_key=image_keys,
+        categories=categories,
+        source=CocoSource(document, indented, standard),
+        issues=issues,
+    )
+
+
+def write_coco(annotations: Annotations, changes: Changes) -> bytes:
+    """The COCO file with ``changes`` applied; every other value as it was read.
+
+    A changed box gets a new ``bbox``, and a new ``area`` where the old ``area`` was the old
+    box's ``w * h`` (to 0.1%; a segmentation's area is left alone, as is ``segmentation``).
+    Spurious boxes are appended with new ids above the largest integer id.
+    """
+    source: CocoSource = annotations.source
+    document = dict(source.document)
+    records = document["annotations"]
+    keep_image = changes.keep_image
+    row_of_record = np.full(len(records), -1, np.int64)
+    row_of_record[annotations.record] = np.arange(len(annotations))
+    keep_row = changes.keep & keep_image[annotations.image]
+    changed = changes.changed_rows(annotations)
+    new_boxes = changes.boxes.tolist()
+    new_category = changes.category.tolist()
+    old_boxes = annotations.boxes
+
+    output = []
+    for index, row in enumerate(row_of_record.tolist()):
+        if row < 0 or not keep_row[row]:
+            continue
+        record = records[index]
+        if changed[row]:
+            record = dict(record)
+            x1, y1, x2, y2 = new_boxes[row]
+            record["bbox"] = [x1, y1, x2 - x1, y2 - y1]
+            ox1, oy1, ox2, oy2 = old_boxes[row]
+            old_area = (ox2 - ox1) * (oy2 - oy1)
+            area = as_number(record.get("area"))
+            if area is not None and abs(area - old_area) <= 1e-3 * max(old_area, 1e-9):
+                record["area"] = (x2 - x1) * (y2 - y1)
+            record["category_id"] = new_category[row]
+        output.append(record)
+
+    if len(changes.added_boxes):
+        ids = [_id_key(r.get("id")) for r in records if isinstance(r, dict)]
+        next_id = max([i for i in ids if isinstance(i, int)], default=0) + 1
+        image_ids = [image.get("id") for image in document["images"]]
+        for offset, (img, cat, box) in enumerate(
+            zip(
+                changes.added_image.tolist(),
+                changes.added_category.tolist(),
+                changes.added_boxes.tolist(),
+                strict=True,
+            )
+        ):
+            if not keep_image[img]:
+                continue
+            x1, y1, x2, y2 = box
+            output.append(
+                {
+                    "id": next_id + offset,
+                    "image_id": image_ids[img],
+                    "category_id": cat,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": (x2 - x1) * (y2 - y1),
+                    "iscrowd": 0,
+                }
+            )
+    document["annotations"] = output
+    if not keep_image.all():
+        document["images"] = [
+            im for im, keep in zip(document["images"], keep_image, strict=True) if keep
+        ]
+    if source.standard_json:
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2 if source.indented else 0)
+    return json.dumps(document, indent=2 if source.indented else None).encode()

@@ -1,0 +1,269 @@
+"""PASCAL VOC XML (one file or a folder of them), parsed with a hardened parser.
+
+Corners are read as given (``xmin ymin xmax ymax`` in pixels, as torchvision and most
+detection libraries use them, with no 1-based shift) and written back the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
+
+from ..annotations import Annotations, Changes, Issue
+from ..errors import NoisyboxError
+from ..keys import text_key
+from ._common import as_number, box_issues
+
+CORNERS = ("xmin", "ymin", "xmax", "ymax")
+TOLERANCE_PX = 1.0
+
+
+@dataclass
+class VocFile:
+    """One parsed annotation file: where it was, its tree, and its ``<object>`` elements."""
+
+    relative: str
+    path: Path
+    tree: ET.ElementTree
+    objects: list[ET.Element]
+
+
+@dataclass
+class VocSource:
+    files: list[VocFile]
+    single_file: bool
+    integer_coordinates: bool  # every corner in the source is written as an integer
+
+
+def _parse(path: Path) -> ET.ElementTree:
+    """Parse with entities and DTDs forbidden (no entity bombs, no external entities)."""
+    parser = DefusedXMLParser(
+        target=ET.TreeBuilder(insert_comments=True, insert_pis=True),
+        forbid_dtd=True,
+        forbid_entities=True,
+        forbid_external=True,
+    )
+    try:
+        return ET.parse(path, parser=parser)
+    except DefusedXmlException as error:
+        raise NoisyboxError(
+            f"{path}: refusing XML with a DTD or entities ({type(error).__name__}); "
+            "VOC files need neither"
+        ) from None
+    except ET.ParseError as error:
+        raise NoisyboxError(f"{path}: not well-formed XML: {error}") from None
+
+
+def list_voc_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.glob("*.xml") if p.is_file())
+    if not files:
+        raise NoisyboxError(f"{path}: no .xml annotation files in this folder")
+    return files
+
+
+def _image_size_from_file(images_dir: Path, filename: str) -> tuple[float, float] | str:
+    """Width and height read from the image header, or why they could not be."""
+    from PIL import Image
+
+    root = images_dir.resolve()
+    candidate = (root / filename).resolve()
+    if not candidate.is_relative_to(root):
+        return f"filename {filename!r} points outside the image folder {images_dir}; not followed"
+    if not candidate.is_file():
+        return f"no <size>, and no image {filename!r} in {images_dir}"
+    with Image.open(candidate) as image:
+        return float(image.width), float(image.height)
+
+
+def read_voc(path: Path, images_dir: Path | None = None) -> Annotations:
+    """Read VOC XML; a missing ``<size>`` is read from the image when ``images_dir`` is given."""
+    paths = list_voc_files(path)
+    files: list[VocFile] = []
+    issues: list[Issue] = []
+    rows_boxes, rows_image, rows_names, rows_keys, parsed = [], [], [], [], []
+    image_size = np.full((len(paths), 2), np.nan)
+    image_name, image_keys = [], np.zeros(len(paths), np.uint64)
+    integer = True
+    describe_rows: list[tuple[str, str]] = []
+    for index, file_path in enumerate(paths):
+        tree = _parse(file_path)
+        root = tree.getroot()
+        relative = file_path.name
+        if root.tag != "annotation":
+            raise NoisyboxError(f"{file_path}: not a PASCAL VOC file (root element <{root.tag}>)")
+        filename = (root.findtext("filename") or "").strip() or file_path.stem + ".jpg"
+        image_name.append(filename)
+        image_keys[index] = text_key(relative)
+        width, height = (
+            as_number(root.findtext("size/width")),
+            as_number(root.findtext("size/height")),
+        )
+        if width and height and width > 0 and height > 0:
+            image_size[index] = width, height
+        elif images_dir is not None:
+            found = _image_size_from_file(images_dir, filename)
+            if isinstance(found, str):
+                issues.append(Issue(str(file_path), "<size>", found, image=index))
+            else:
+                image_size[index] = found
+        else:
+            issues.append(
+                Issue(
+                    str(file_path),
+                    "<size>",
+                    "missing or non-positive image width/height "
+                    "(pass --images DIR to read it from the image)",
+                    image=index,
+                )
+            )
+        objects = root.findall("object")
+        files.append(VocFile(relative, file_path, tree, objects))
+        for position, element in enumerate(objects):
+            row = len(rows_boxes)
+            record = (
+                f"object {position + 1} ({(element.findtext('name') or '').strip() or 'no name'})"
+            )
+            describe_rows.append((str(file_path), record))
+            rows_image.append(index)
+            rows_keys.append(text_key(f"{relative}#{position}"))
+            rows_names.append((element.findtext("name") or "").strip())
+            texts = [element.findtext(f"bndbox/{corner}") for corner in CORNERS]
+            values = [as_number(text) for text in texts]
+            if None in values:
+                rows_boxes.append([np.nan] * 4)
+                parsed.append(False)
+                missing = [c for c, v in zip(CORNERS, values, strict=True) if v is None]
+                issues.append(
+                    Issue(
+                        str(file_path),
+                        record,
+                        f"bndbox lacks a numeric {', '.join(missing)}",
+                        row=row,
+                        image=index,
+                    )
+                )
+                continue
+            integer &= all(t.strip().lstrip("-").isdigit() for t in texts)
+            rows_boxes.append(values)
+            parsed.append(True)
+            if not rows_names[-1]:
+                issues.append(
+                    Issue(str(file_path), record, "object has no <name>", row=row, image=index)
+                )
+    names = sorted(set(filter(None, rows_names)))
+    category_of = {name: i for i, name in enumerate(names)}
+    count = len(rows_boxes)
+    boxes = np.asarray(rows_boxes, dtype=np.float64).reshape(count, 4)
+    image = np.asarray(rows_image, dtype=np.int64)
+    issues += box_issues(
+        boxes, image_size, describe_rows.__getitem__, np.asarray(parsed, bool), image, TOLERANCE_PX
+    )
+    if count == 0:
+        raise NoisyboxError(f"{path}: the dataset is empty (no <object> in {len(paths)} files)")
+    return Annotations(
+        format="voc",
+        path=path,
+        units="pixels",
+        boxes=boxes,
+        image=image,
+        category=np.asarray([category_of.get(n, -1) for n in rows_names], np.int64),
+        key=np.asarray(rows_keys, np.uint64),
+        crowd=np.zeros(count, bool),
+        valid=np.ones(count, bool),
+        record=np.arange(count),
+        image_size=image_size,
+        image_name=image_name,
+        image_key=image_keys,
+        categories=dict(enumerate(names)),
+        source=VocSource(files, path.is_file(), integer),
+        issues=issues,
+    )
+
+
+def _format_coordinate(value: float, integer: bool) -> str:
+    return str(int(value)) if integer else f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def quantize_voc(annotations: Annotations, boxes: np.ndarray) -> np.ndarray:
+    """Boxes as they will read back from the file: whole pixels where the source used them."""
+    if annotations.source.integer_coordinates:
+        rounded = np.round(boxes)
+        # keep at least one pixel where rounding would collapse a box
+        rounded[:, 2] = np.maximum(rounded[:, 2], rounded[:, 0] + 1)
+        rounded[:, 3] = np.maximum(rounded[:, 3], rounded[:, 1] + 1)
+        return rounded
+    return np.round(boxes, 2)
+
+
+def write_voc(annotations: Annotations, changes: Changes) -> dict[str, bytes]:
+    """``{relative file name: bytes}`` for the kept images; untouched files byte for byte."""
+    source: VocSource = annotations.source
+    integer = source.integer_coordinates
+    row_of_record = np.full(sum(len(f.objects) for f in source.files), -1, np.int64)
+    row_of_record[annotations.record] = np.arange(len(annotations))
+    changed = changes.changed_rows(annotations)
+    keep_row = changes.keep
+    added_by_image: dict[int, list[int]] = {}
+    for added, img in enumerate(changes.added_image.tolist()):
+        added_by_image.setdefault(img, []).append(added)
+    output: dict[str, bytes] = {}
+    first_record = 0
+    for index, voc_file in enumerate(source.files):
+        records = range(first_record, first_record + len(voc_file.objects))
+        first_record += len(voc_file.objects)
+        if not changes.keep_image[index]:
+            continue
+        rows = row_of_record[list(records)]
+        untouched = (rows >= 0).all() and not any(changed[r] or not keep_row[r] for r in rows)
+        if untouched and index not in added_by_image:
+            output[voc_file.relative] = voc_file.path.read_bytes()
+            continue
+        tree = copy.deepcopy(voc_file.tree)
+        root = tree.getroot()
+        objects = root.findall("object")
+        for element, row in zip(objects, rows.tolist(), strict=True):
+            if row < 0 or not keep_row[row]:
+                root.remove(element)
+            elif changed[row]:
+                for corner, value in zip(CORNERS, changes.boxes[row], strict=True):
+                    element.find(f"bndbox/{corner}").text = _format_coordinate(value, integer)
+                name = annotations.categories.get(int(changes.category[row]))
+                if name is not None and element.find("name") is not None:
+                    element.find("name").text = name
+        for added in added_by_image.get(index, []):
+            name = annotations.categories[int(changes.added_category[added])]
+            root.append(_new_object(name, changes.added_boxes[added], integer))
+        body = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+        output[voc_file.relative] = _declaration(voc_file.path) + body + b"\n"
+    return output
+
+
+def _new_object(name: str, box: np.ndarray, integer: bool) -> ET.Element:
+    """An ``<object>`` element for a spurious box, in VOC's usual layout."""
+    element = ET.Element("object")
+    ET.SubElement(element, "name").text = name
+    for tag, text in (("pose", "Unspecified"), ("truncated", "0"), ("difficult", "0")):
+        ET.SubElement(element, tag).text = text
+    bndbox = ET.SubElement(element, "bndbox")
+    for corner, value in zip(CORNERS, box, strict=True):
+        ET.SubElement(bndbox, corner).text = _format_coordinate(value, integer)
+    ET.indent(element, space="\t", level=1)
+    element.tail = "\n"
+    return element
+
+
+def _declaration(path: Path) -> bytes:
+    """The file's own ``<?xml ...?>`` line, to write it back as it was (empty if none)."""
+    with path.open("rb") as handle:
+        head = handle.read(200)
+    if head.startswith(b"<?xml") and b"?>" in head:
+        return head[: head.index(b"?>") + 2] + b"\n"
+    return b""

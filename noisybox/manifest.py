@@ -1,0 +1,56 @@
+"""Provenance manifests: everything needed to know how an output was made, and to remake it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .atomic import atomic_write
+
+
+def checksum(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (relative paths and contents, in order)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if file != path:
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def manifest_path(output: Path) -> Path:
+    """Where the manifest of ``output`` goes: beside it, ``OUTPUT.manifest.json``."""
+    return output.with_name(output.name + ".manifest.json")
+
+
+def build_manifest(command: str, input_path: Path, output: Path, **details: Any) -> dict[str, Any]:
+    """The common header of a manifest plus the command's own ``details``."""
+    return {
+        "tool": "noisybox",
+        "version": __version__,
+        "command": command,
+        "argv": shlex.join(sys.argv) if sys.argv and sys.argv[0] else None,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "input": {"path": os.fspath(input_path), "checksum": checksum(input_path)},
+        "output": os.fspath(output),
+        **details,
+    }
+
+
+def write_manifest(manifest: dict[str, Any], output: Path) -> Path:
+    path = manifest_path(output)
+    with atomic_write(path) as handle:
+        handle.write(json.dumps(manifest, indent=2, sort_keys=False).encode() + b"\n")
+    return path

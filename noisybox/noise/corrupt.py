@@ -1,0 +1,203 @@
+"""Apply a combination of noise models to a dataset: the engine behind ``noisybox corrupt``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..annotations import Annotations, Changes
+from ..boxes import cxcywh_to_xyxy, elementwise_iou, xyxy_to_cxcywh
+from ..errors import NoisyboxError
+from ..formats import quantize
+from ..keys import keyed_uniform
+from .boxes import (
+    enforce_image_constraints,
+    gaussian_box_noise,
+    scale_box_noise,
+    shift_box_noise,
+    uniform_box_noise,
+)
+from .labels import drop_boxes, flip_classes, spurious_boxes
+
+#: Smallest box width/height after noise, for normalized (YOLO) data; one pixel otherwise.
+MIN_NORMALIZED_SIZE = 1e-6
+
+BOX_MODELS = {  # name -> (function, number of uniforms per box), applied in this order
+    "uniform": (uniform_box_noise, 4),
+    "gaussian": (gaussian_box_noise, 4),
+    "shift": (shift_box_noise, 2),
+    "scale": (scale_box_noise, 1),
+}
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Which noise models to apply, each with its own rate; 0 switches a model off.
+
+    Attributes:
+        eta: the paper's uniform box noise rate η (``uniform`` model).
+        gaussian: σ of normal box noise, relative to the box size.
+        shift: pure translation, up to ``±shift`` times the box size.
+        scale: pure scaling, by a factor in ``[1 - scale, 1 + scale]``.
+        flip: probability that a box's class is replaced by another.
+        confusion: ``{true class name: {mistaken-for name: weight}}`` for flips; classes
+            left out flip uniformly.
+        drop: probability that a box is removed (a missing annotation).
+        spurious: probability that a box spawns a spurious box in its image.
+        include_crowd: also perturb COCO crowd annotations (left untouched by default).
+    """
+
+    eta: float = 0.0
+    gaussian: float = 0.0
+    shift: float = 0.0
+    scale: float = 0.0
+    flip: float = 0.0
+    confusion: dict[str, dict[str, float]] | None = None
+    drop: float = 0.0
+    spurious: float = 0.0
+    include_crowd: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("eta", "gaussian", "shift", "scale", "flip", "drop", "spurious"):
+            value = getattr(self, name)
+            if not (0 <= value < float("inf")):
+                raise NoisyboxError(f"--{name} must be a number >= 0; got {value}")
+        for name in ("flip", "drop", "spurious"):
+            if getattr(self, name) > 1:
+                raise NoisyboxError(
+                    f"--{name} is a probability, at most 1; got {getattr(self, name)}"
+                )
+        if self.scale >= 1:
+            raise NoisyboxError(
+                f"--scale must be below 1 (a factor of 1 - scale > 0); got {self.scale}"
+            )
+
+    def rates(self) -> dict[str, float]:
+        """The models switched on and their rates, in the order they are applied."""
+        names = ("eta", "gaussian", "shift", "scale", "flip", "drop", "spurious")
+        return {name: getattr(self, name) for name in names if getattr(self, name) > 0}
+
+
+@dataclass
+class CorruptionReport:
+    """What a corruption did, for the summary table and the provenance manifest."""
+
+    boxes: int
+    images: int
+    perturbed: int
+    untouched_crowd: int
+    untouched_invalid: int
+    clamped: dict[str, int] = field(default_factory=dict)
+    clamped_boxes: int = 0
+    mean_iou: float | None = None
+    flipped: int = 0
+    dropped: int = 0
+    spurious: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _confusion_matrix(
+    annotations: Annotations, class_ids: np.ndarray, confusion: dict
+) -> np.ndarray:
+    position = {annotations.categories[int(c)]: i for i, c in enumerate(class_ids)}
+    matrix = np.zeros((len(class_ids), len(class_ids)))
+    for true_name, row in confusion.items():
+        for name in (true_name, *row):
+            if name not in position:
+                raise NoisyboxError(
+                    f"confusion: unknown class {name!r}; the dataset has {', '.join(position)}"
+                )
+        for name, weight in row.items():
+            if not weight >= 0:
+                raise NoisyboxError(f"confusion: weight {true_name!r} -> {name!r} must be >= 0")
+            matrix[position[true_name], position[name]] = weight
+    return matrix
+
+
+def corrupt(
+    annotations: Annotations, config: NoiseConfig, seed: int
+) -> tuple[Changes, CorruptionReport]:
+    """Apply ``config`` to ``annotations``; return the changes to write and a report.
+
+    Every random draw for a box is a pure function of ``(seed, model, box key)``, so a box
+    gets the same noise in a subset as in the full dataset and re-runs are identical. Box
+    models run in the normalized centre-size space of the paper, all of them before the
+    image constraints of equation (5) are enforced once; the results are then rounded as the
+    output format will store them, and the report's mean IoU is measured on those values.
+    Invalid records kept by ``on_invalid="keep"`` and (unless ``include_crowd``) crowd
+    annotations are never changed.
+    """
+    changes = Changes.none(annotations)
+    eligible = annotations.valid & (config.include_crowd | ~annotations.crowd)
+    rows = np.flatnonzero(eligible)
+    keys = annotations.key[rows]
+    report = CorruptionReport(
+        boxes=len(annotations),
+        images=annotations.num_images,
+        perturbed=len(rows),
+        untouched_crowd=int((annotations.valid & annotations.crowd & ~eligible).sum()),
+        untouched_invalid=int((~annotations.valid).sum()),
+    )
+    size = annotations.image_size[annotations.image[rows]]
+    scale = np.concatenate([size, size], axis=1)
+    clean = annotations.boxes[rows]
+
+    box_rates = {
+        "uniform": config.eta,
+        "gaussian": config.gaussian,
+        "shift": config.shift,
+        "scale": config.scale,
+    }
+    if any(box_rates.values()):
+        normalized = xyxy_to_cxcywh(clean / scale)
+        for name, (model, columns) in BOX_MODELS.items():
+            if box_rates[name] > 0:
+                normalized = model(
+                    normalized, box_rates[name], keyed_uniform(seed, name, keys, columns)
+                )
+        min_size = (
+            np.full((len(rows), 2), MIN_NORMALIZED_SIZE)
+            if annotations.units == "normalized"
+            else 1.0 / size
+        )
+        normalized, clamped = enforce_image_constraints(normalized, min_size)
+        noisy = quantize(annotations, cxcywh_to_xyxy(normalized) * scale)
+        changes.boxes[rows] = noisy
+        report.clamped = {name: int(mask.sum()) for name, mask in clamped.items()}
+        report.clamped_boxes = int(np.any(list(clamped.values()), axis=0).sum()) if len(rows) else 0
+        report.mean_iou = float(elementwise_iou(noisy, clean).mean()) if len(rows) else None
+
+    class_ids = np.asarray(sorted(annotations.categories), dtype=np.int64)
+    if config.flip > 0:
+        matrix = (
+            None
+            if config.confusion is None
+            else _confusion_matrix(annotations, class_ids, config.confusion)
+        )
+        flipped = flip_classes(
+            annotations.category[rows],
+            class_ids,
+            config.flip,
+            keyed_uniform(seed, "flip", keys, 2),
+            matrix,
+        )
+        changes.category[rows] = flipped
+        report.flipped = int((flipped != annotations.category[rows]).sum())
+    if config.drop > 0:
+        changes.keep[rows] = drop_boxes(config.drop, keyed_uniform(seed, "drop", keys, 1))
+        report.dropped = int((~changes.keep[rows]).sum())
+    if config.spurious > 0:
+        parents, new_boxes, classes = spurious_boxes(
+            xyxy_to_cxcywh(clean / scale),
+            class_ids,
+            config.spurious,
+            keyed_uniform(seed, "spurious", keys, 6),
+        )
+        changes.added_image = annotations.image[rows[parents]]
+        changes.added_category = classes
+        changes.added_boxes = quantize(annotations, cxcywh_to_xyxy(new_boxes) * scale[parents])
+        report.spurious = len(parents)
+    return changes, report

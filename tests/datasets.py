@@ -1,0 +1,119 @@
+"""Tiny datasets in every format, written by the tests themselves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def coco_document(images: int = 4, boxes_per_image: int = 3, seed: int = 0) -> dict:
+    """A COCO dict with extras a tool must keep: unknown keys, segmentation, crowd, odd ids."""
+    rng = np.random.default_rng(seed)
+    document = {
+        "info": {"description": "noisybox test", "version": "1"},
+        "licenses": [{"id": 1, "name": "CC"}],
+        "images": [
+            {"id": 100 + i, "file_name": f"img{i}.jpg", "width": 640, "height": 480, "license": 1}
+            for i in range(images)
+        ],
+        "categories": [
+            {"id": 1, "name": "cat", "supercategory": "animal"},
+            {"id": 3, "name": "dog", "supercategory": "animal"},
+            {"id": 7, "name": "car", "supercategory": "vehicle"},
+        ],
+        "annotations": [],
+        "custom_top_level": {"kept": True},
+    }
+    next_id = 9000
+    for i in range(images):
+        for _ in range(boxes_per_image):
+            w, h = rng.uniform(20, 200), rng.uniform(20, 200)
+            x, y = rng.uniform(0, 640 - w), rng.uniform(0, 480 - h)
+            document["annotations"].append(
+                {
+                    "id": next_id,
+                    "image_id": 100 + i,
+                    "category_id": int(rng.choice([1, 3, 7])),
+                    "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
+                    "area": round(w, 2) * round(h, 2),
+                    "iscrowd": 0,
+                    "segmentation": [[x, y, x + w, y, x + w, y + h]],
+                    "score_from_labeller": 0.9,
+                }
+            )
+            next_id += 7
+    document["annotations"][1]["iscrowd"] = 1
+    return document
+
+
+def write_coco(path: Path, document: dict | None = None, indent: int | None = 2) -> Path:
+    path.write_text(json.dumps(document or coco_document(), indent=indent))
+    return path
+
+
+VOC_TEMPLATE = """<?xml version="1.0" encoding="utf-8"?>
+<annotation>
+\t<folder>VOC2007</folder>
+\t<filename>{name}.jpg</filename>
+\t<!-- a comment that must survive -->
+\t<size>
+\t\t<width>{width}</width>
+\t\t<height>{height}</height>
+\t\t<depth>3</depth>
+\t</size>
+{objects}</annotation>
+"""
+VOC_OBJECT = """\t<object>
+\t\t<name>{label}</name>
+\t\t<pose>Left</pose>
+\t\t<truncated>0</truncated>
+\t\t<difficult>0</difficult>
+\t\t<custom_field>keep me</custom_field>
+\t\t<bndbox>
+\t\t\t<xmin>{x1}</xmin>
+\t\t\t<ymin>{y1}</ymin>
+\t\t\t<xmax>{x2}</xmax>
+\t\t\t<ymax>{y2}</ymax>
+\t\t</bndbox>
+\t</object>
+"""
+
+
+def write_voc(
+    folder: Path, files: int = 3, seed: int = 0, size: tuple[int, int] = (500, 375)
+) -> Path:
+    """A VOC Annotations folder with integer corners."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        objects = ""
+        for _ in range(2):
+            x1, y1 = int(rng.integers(0, size[0] - 60)), int(rng.integers(0, size[1] - 60))
+            x2, y2 = x1 + int(rng.integers(20, 60)), y1 + int(rng.integers(20, 60))
+            label = str(rng.choice(["person", "horse"]))
+            objects += VOC_OBJECT.format(label=label, x1=x1, y1=y1, x2=x2, y2=y2)
+        text = VOC_TEMPLATE.format(name=f"{i:06d}", width=size[0], height=size[1], objects=objects)
+        (folder / f"{i:06d}.xml").write_text(text)
+    return folder
+
+
+def write_yolo(folder: Path, files: int = 3, seed: int = 0) -> Path:
+    """A YOLO labels folder with classes.txt, a blank line and CRLF endings in one file."""
+    rng = np.random.default_rng(seed)
+    (folder / "train").mkdir(parents=True, exist_ok=True)
+    (folder / "classes.txt").write_text("person\nbicycle\ncar\n")
+    for i in range(files):
+        lines = []
+        for _ in range(3):
+            w, h = rng.uniform(0.05, 0.4), rng.uniform(0.05, 0.4)
+            cx, cy = rng.uniform(w / 2, 1 - w / 2), rng.uniform(h / 2, 1 - h / 2)
+            lines.append(f"{rng.integers(0, 3)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+        ending = "\r\n" if i == 0 else "\n"
+        (folder / "train" / f"img{i}.txt").write_bytes(
+            (ending.join(lines) + ending + ending).encode()
+        )
+    return folder

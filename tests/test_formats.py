@@ -1,0 +1,157 @@
+"""Reading and writing COCO, VOC and YOLO: lossless round trips and faithful edits."""
+
+import json
+
+import numpy as np
+import pytest
+
+from noisybox.annotations import Changes
+from noisybox.formats import detect_format, read_annotations, render, write_annotations
+
+from .datasets import SHARED, coco_document, write_coco, write_voc, write_yolo
+
+
+def test_coco_round_trip_is_lossless(tmp_path):
+    source = write_coco(tmp_path / "train.json")
+    annotations = read_annotations(source)
+    assert (annotations.format, len(annotations), annotations.num_images) == ("coco", 12, 4)
+    assert annotations.crowd.sum() == 1
+    out = tmp_path / "out.json"
+    write_annotations(annotations, Changes.none(annotations), out)
+    assert json.loads(out.read_text()) == json.loads(source.read_text())
+    assert out.read_text().startswith("{\n  ")  # indentation kept
+
+
+def test_coco_boxes_are_xyxy_pixels(tmp_path):
+    document = coco_document()
+    annotations = read_annotations(write_coco(tmp_path / "a.json", document))
+    x, y, w, h = document["annotations"][0]["bbox"]
+    np.testing.assert_allclose(annotations.boxes[0], [x, y, x + w, y + h])
+    assert annotations.categories == {1: "cat", 3: "dog", 7: "car"}
+    np.testing.assert_array_equal(annotations.image_size[0], [640, 480])
+
+
+def test_coco_edits_touch_only_what_changed(tmp_path):
+    document = coco_document()
+    annotations = read_annotations(write_coco(tmp_path / "a.json", document))
+    changes = Changes.none(annotations)
+    changes.boxes[0] = [10.0, 20.0, 110.0, 70.0]
+    changes.category[2] = 7
+    changes.keep[3] = False
+    changes.added_image = np.array([1])
+    changes.added_category = np.array([3])
+    changes.added_boxes = np.array([[1.0, 2.0, 11.0, 22.0]])
+    written = json.loads(render(annotations, changes))
+    records = written["annotations"]
+    assert records[0]["bbox"] == [10.0, 20.0, 100.0, 50.0] and records[0]["area"] == 5000.0
+    assert records[0]["segmentation"] == document["annotations"][0]["segmentation"]
+    assert records[2]["category_id"] == 7
+    assert [r["id"] for r in records[:4]] == [9000, 9007, 9014, 9028]  # 9021 dropped
+    assert records[-1] == {
+        "id": 9078,
+        "image_id": 101,
+        "category_id": 3,
+        "bbox": [1.0, 2.0, 10.0, 20.0],
+        "area": 200.0,
+        "iscrowd": 0,
+    }
+    for before, after in zip(document["annotations"][4:], records[3:-1], strict=True):
+        assert before == after
+    assert {k: v for k, v in written.items() if k != "annotations"} == {
+        k: v for k, v in document.items() if k != "annotations"
+    }
+
+
+def test_coco_area_of_a_segmentation_is_left_alone(tmp_path):
+    document = coco_document()
+    document["annotations"][0]["area"] = 123.0  # a mask area, not the box's w*h
+    annotations = read_annotations(write_coco(tmp_path / "a.json", document))
+    changes = Changes.none(annotations)
+    changes.boxes[0] += 1.0
+    assert json.loads(render(annotations, changes))["annotations"][0]["area"] == 123.0
+
+
+def test_voc_round_trip_is_byte_identical(tmp_path):
+    folder = write_voc(tmp_path / "Annotations")
+    annotations = read_annotations(folder)
+    assert (annotations.format, len(annotations), annotations.num_images) == ("voc", 6, 3)
+    assert sorted(annotations.categories.values()) == ["horse", "person"]
+    out = tmp_path / "copy"
+    write_annotations(annotations, Changes.none(annotations), out)
+    for file in folder.iterdir():
+        assert (out / file.name).read_bytes() == file.read_bytes()
+
+
+def test_voc_edit_keeps_the_rest_of_the_file(tmp_path):
+    folder = write_voc(tmp_path / "Annotations")
+    annotations = read_annotations(folder)
+    changes = Changes.none(annotations)
+    changes.boxes[0] = [1.0, 2.0, 30.0, 40.0]
+    changes.keep[1] = False
+    changes.added_image, changes.added_category = np.array([0]), np.array([0])
+    changes.added_boxes = np.array([[5.0, 6.0, 50.0, 60.0]])
+    text = render(annotations, changes)["000000.xml"].decode()
+    original = (folder / "000000.xml").read_text()
+    assert text.startswith('<?xml version="1.0" encoding="utf-8"?>\n<annotation>')
+    assert "<!-- a comment that must survive -->" in text and "<custom_field>keep me" in text
+    assert "<xmin>1</xmin>" in text and "<ymax>40</ymax>" in text
+    assert text.count("<object>") == original.count("<object>")  # one dropped, one added
+    assert "<xmin>5</xmin>" in text and "<name>horse</name>" in text
+    reread = read_annotations(_write_single(tmp_path, text))
+    np.testing.assert_array_equal(reread.boxes, [[1, 2, 30, 40], [5, 6, 50, 60]])
+
+
+def _write_single(tmp_path, text):
+    path = tmp_path / "single.xml"
+    path.write_text(text)
+    return path
+
+
+def test_yolo_round_trip_is_byte_identical(tmp_path):
+    folder = write_yolo(tmp_path / "labels")
+    annotations = read_annotations(folder)
+    assert (annotations.format, annotations.units, len(annotations)) == ("yolo", "normalized", 9)
+    assert annotations.categories == {0: "person", 1: "bicycle", 2: "car"}
+    out = tmp_path / "copy"
+    write_annotations(annotations, Changes.none(annotations), out)
+    for file in folder.rglob("*.txt"):
+        assert (out / file.relative_to(folder)).read_bytes() == file.read_bytes()
+
+
+def test_yolo_edit_keeps_line_endings_and_other_lines(tmp_path):
+    folder = write_yolo(tmp_path / "labels")
+    annotations = read_annotations(folder)
+    changes = Changes.none(annotations)
+    changes.boxes[0] = [0.1, 0.2, 0.3, 0.6]
+    changes.category[0] = 2
+    written = render(annotations, changes)["train/img0.txt"]
+    original = (folder / "train/img0.txt").read_bytes().splitlines(keepends=True)
+    lines = written.splitlines(keepends=True)
+    assert lines[0] == b"2 0.200000 0.400000 0.200000 0.400000\r\n"
+    assert lines[1:] == original[1:]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), [("a.json", "coco"), ("a.xml", "voc"), ("voc", "voc"), ("yolo", "yolo")]
+)
+def test_format_detection(tmp_path, name, expected):
+    path = tmp_path / name
+    if name == "voc":
+        write_voc(path)
+    elif name == "yolo":
+        write_yolo(path)
+    else:
+        path.write_text("{}")
+    assert detect_format(path) == expected
+
+
+@pytest.mark.parametrize("dataset", ["raccoon", "bccd"])
+def test_real_voc_datasets_round_trip(tmp_path, dataset):
+    folder = SHARED / dataset / "annotations"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent: the shared real datasets are not on this machine")
+    annotations = read_annotations(folder, on_invalid="keep")
+    files = render(annotations, Changes.none(annotations))
+    assert len(files) == len(list(folder.glob("*.xml")))
+    for name, data in files.items():
+        assert data == (folder / name).read_bytes()

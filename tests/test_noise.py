@@ -1,0 +1,249 @@
+"""Noise models: the paper's statistics, equation (5), determinism, and the richer models."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from noisybox.annotations import Annotations, select_rows
+from noisybox.boxes import cxcywh_to_xyxy, elementwise_iou, xyxy_to_cxcywh
+from noisybox.errors import NoisyboxError
+from noisybox.formats import read_annotations, render
+from noisybox.keys import integer_keys
+from noisybox.noise import NoiseConfig, corrupt, enforce_image_constraints
+
+from .datasets import SHARED, coco_document, write_coco, write_yolo
+
+#: Mean IoU between noisy and clean boxes on PASCAL VOC, the α-IoU paper, section 4.3.
+PAPER_MEAN_IOU = {0.1: 0.833, 0.2: 0.710, 0.3: 0.613}
+
+
+def synthetic(boxes_cxcywh: np.ndarray, size=(1000.0, 1000.0), categories=(0, 1, 2)) -> Annotations:
+    """An in-memory pixel dataset: one image per box, boxes given normalized."""
+    n = len(boxes_cxcywh)
+    rng = np.random.default_rng(0)
+    return Annotations(
+        format="coco",
+        path=None,
+        units="pixels",
+        boxes=cxcywh_to_xyxy(boxes_cxcywh) * np.array([*size, *size]),
+        image=np.arange(n),
+        category=rng.choice(categories, n),
+        key=integer_keys(np.arange(n)),
+        crowd=np.zeros(n, bool),
+        valid=np.ones(n, bool),
+        record=np.arange(n),
+        image_size=np.tile(size, (n, 1)),
+        image_name=[str(i) for i in range(n)],
+        image_key=integer_keys(np.arange(n)),
+        categories={c: f"c{c}" for c in categories},
+        source=None,
+    )
+
+
+def voc_shaped(n: int, seed: int = 0) -> np.ndarray:
+    """Large boxes, 30% touching a side of the image, like PASCAL VOC's objects."""
+    rng = np.random.default_rng(seed)
+    w, h = rng.uniform(0.15, 1.0, n), rng.uniform(0.15, 1.0, n)
+    cx, cy = rng.uniform(w / 2, 1 - w / 2), rng.uniform(h / 2, 1 - h / 2)
+    touching = rng.random(n) < 0.3
+    cx[touching] = np.where(rng.random(touching.sum()) < 0.5, w[touching] / 2, 1 - w[touching] / 2)
+    return np.stack([cx, cy, w, h], axis=1)
+
+
+@pytest.mark.parametrize("eta", [0.1, 0.2, 0.3])
+def test_paper_mean_iou_on_voc_shaped_boxes(eta):
+    _, report = corrupt(synthetic(voc_shaped(100_000)), NoiseConfig(eta=eta), seed=0)
+    assert report.mean_iou == pytest.approx(PAPER_MEAN_IOU[eta], abs=0.01)
+
+
+def test_paper_mean_iou_on_the_real_raccoon_photos():
+    folder = SHARED / "raccoon" / "annotations"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent: the shared real datasets are not on this machine")
+    annotations = read_annotations(folder)  # large boxes, 39% touching a border, like VOC
+    for eta, expected in PAPER_MEAN_IOU.items():
+        ious = [corrupt(annotations, NoiseConfig(eta=eta), seed)[1].mean_iou for seed in range(20)]
+        assert np.mean(ious) == pytest.approx(expected, abs=0.03)
+
+
+def test_uniform_deltas_where_no_constraint_binds():
+    clean = np.tile([0.5, 0.5, 0.1, 0.1], (40_000, 1))  # small, central: nothing clamps
+    annotations = synthetic(clean)
+    eta = 0.2
+    changes, report = corrupt(annotations, NoiseConfig(eta=eta), seed=3)
+    assert report.clamped_boxes == 0
+    deltas = (xyxy_to_cxcywh(changes.boxes / 1000.0) - clean) / (eta * 0.1)  # in [-1, 1]
+    assert deltas.min() >= -1 and deltas.max() <= 1
+    for column in deltas.T:  # each coordinate uniform on [-1, 1]: Kolmogorov-Smirnov
+        ordered = np.sort(column)
+        cdf = (ordered + 1) / 2
+        n = len(ordered)
+        ks = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
+        assert ks < 1.63 / np.sqrt(n)  # the 1% critical value
+    assert abs(np.corrcoef(deltas.T)[np.triu_indices(4, 1)]).max() < 0.02  # independent
+
+
+@given(
+    boxes=st.lists(
+        st.tuples(*[st.floats(0.0, 1.0)] * 2, *[st.floats(0.005, 1.0)] * 2), min_size=1, max_size=50
+    ),
+    eta=st.floats(0.0, 2.0),
+    seed=st.integers(0, 2**32),
+)
+def test_constraints_of_equation_5_always_hold(boxes, eta, seed):
+    clean = np.array(boxes)
+    clean[:, 0] = np.clip(clean[:, 0], clean[:, 2] / 2, 1 - clean[:, 2] / 2)
+    clean[:, 1] = np.clip(clean[:, 1], clean[:, 3] / 2, 1 - clean[:, 3] / 2)
+    annotations = synthetic(clean, size=(640.0, 480.0))
+    changes, _ = corrupt(annotations, NoiseConfig(eta=eta, gaussian=eta / 2), seed)
+    cx, cy, w, h = xyxy_to_cxcywh(changes.boxes / np.array([640.0, 480.0, 640.0, 480.0])).T
+    tol = 1e-12
+    assert (w > 0).all() and (w <= 1 + tol).all() and (h > 0).all() and (h <= 1 + tol).all()
+    assert (cx >= w / 2 - tol).all() and (cx <= 1 - w / 2 + tol).all()
+    assert (cy >= h / 2 - tol).all() and (cy <= 1 - h / 2 + tol).all()
+    assert (changes.boxes[:, 2] - changes.boxes[:, 0] >= 1 - 1e-9).all()  # at least a pixel
+
+
+def test_enforce_image_constraints_resolves_in_the_documented_order():
+    boxes = np.array([[0.95, 0.5, 0.2, 0.2], [0.5, 0.5, 1.4, 0.1], [0.5, 0.02, 0.3, -0.1]])
+    fixed, clamped = enforce_image_constraints(boxes, np.full((3, 2), 0.01))
+    np.testing.assert_allclose(fixed[0], [0.9, 0.5, 0.2, 0.2])  # shifted in, size kept
+    np.testing.assert_allclose(fixed[1], [0.5, 0.5, 1.0, 0.1])  # width capped at the image
+    np.testing.assert_allclose(fixed[2], [0.5, 0.02, 0.3, 0.01])  # height raised to the minimum
+    assert clamped["x"].tolist() == [True, False, False]
+    assert clamped["width"].tolist() == [False, True, False]
+    assert clamped["height"].tolist() == [False, False, True]
+
+
+def test_noise_is_deterministic_and_depends_on_the_seed():
+    annotations = synthetic(voc_shaped(500))
+    first, _ = corrupt(annotations, NoiseConfig(eta=0.2, flip=0.3, drop=0.1), seed=5)
+    again, _ = corrupt(annotations, NoiseConfig(eta=0.2, flip=0.3, drop=0.1), seed=5)
+    other, _ = corrupt(annotations, NoiseConfig(eta=0.2, flip=0.3, drop=0.1), seed=6)
+    for name in ("boxes", "category", "keep"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(again, name))
+    assert not np.array_equal(first.boxes, other.boxes)
+
+
+def test_a_subset_gets_the_same_noise_as_the_full_set():
+    annotations = synthetic(voc_shaped(400))
+    config = NoiseConfig(eta=0.3, gaussian=0.05, flip=0.5, drop=0.2)
+    full, _ = corrupt(annotations, config, seed=1)
+    subset_rows = np.random.default_rng(1).permutation(400)[:150]  # any subset, any order
+    mask = np.zeros(400, bool)
+    mask[subset_rows] = True
+    part, _ = corrupt(select_rows(annotations, mask), config, seed=1)
+    np.testing.assert_array_equal(part.boxes, full.boxes[mask])
+    np.testing.assert_array_equal(part.category, full.category[mask])
+    np.testing.assert_array_equal(part.keep, full.keep[mask])
+
+
+def test_crowd_boxes_are_untouched_unless_asked(tmp_path):
+    annotations = read_annotations(write_coco(tmp_path / "a.json"))
+    crowd = annotations.crowd
+    changes, report = corrupt(annotations, NoiseConfig(eta=0.3), seed=0)
+    np.testing.assert_array_equal(changes.boxes[crowd], annotations.boxes[crowd])
+    assert (changes.boxes[~crowd] != annotations.boxes[~crowd]).any(axis=1).all()
+    assert report.untouched_crowd == 1
+    changes, _ = corrupt(annotations, NoiseConfig(eta=0.3, include_crowd=True), seed=0)
+    assert (changes.boxes[crowd] != annotations.boxes[crowd]).any()
+
+
+def test_shift_keeps_size_and_scale_keeps_centre_and_aspect():
+    clean = np.tile([0.5, 0.5, 0.2, 0.1], (2000, 1))
+    annotations = synthetic(clean)
+    shifted, _ = corrupt(annotations, NoiseConfig(shift=0.3), seed=0)
+    s = xyxy_to_cxcywh(shifted.boxes / 1000.0)
+    np.testing.assert_allclose(s[:, 2:], clean[:, 2:], atol=1e-12)
+    assert np.abs(s[:, 0] - 0.5).max() == pytest.approx(0.3 * 0.2, rel=0.01)
+    scaled, _ = corrupt(annotations, NoiseConfig(scale=0.4), seed=0)
+    s = xyxy_to_cxcywh(scaled.boxes / 1000.0)
+    np.testing.assert_allclose(s[:, :2], clean[:, :2], atol=1e-12)
+    np.testing.assert_allclose(s[:, 2] / s[:, 3], 2.0, rtol=1e-9)
+    assert s[:, 2].min() == pytest.approx(0.2 * 0.6, rel=0.01)
+    assert s[:, 2].max() == pytest.approx(0.2 * 1.4, rel=0.01)
+
+
+def test_gaussian_noise_has_the_asked_spread():
+    clean = np.tile([0.5, 0.5, 0.1, 0.1], (20_000, 1))
+    changes, _ = corrupt(synthetic(clean), NoiseConfig(gaussian=0.1), seed=0)
+    deltas = (xyxy_to_cxcywh(changes.boxes / 1000.0) - clean) / 0.1
+    np.testing.assert_allclose(deltas.std(axis=0), 0.1, rtol=0.03)
+    np.testing.assert_allclose(deltas.mean(axis=0), 0.0, atol=0.003)
+
+
+def test_class_flips_rate_and_confusion():
+    annotations = synthetic(voc_shaped(20_000), categories=(0, 1, 2))
+    changes, report = corrupt(annotations, NoiseConfig(flip=0.25), seed=0)
+    flipped = changes.category != annotations.category
+    assert flipped.mean() == pytest.approx(0.25, abs=0.01) and report.flipped == flipped.sum()
+    assert set(np.unique(changes.category)) <= {0, 1, 2}
+    confusion = {"c0": {"c2": 1.0}, "c1": {"c0": 3.0, "c2": 1.0}}
+    changes, _ = corrupt(annotations, NoiseConfig(flip=1.0, confusion=confusion), seed=0)
+    from_c0 = changes.category[annotations.category == 0]
+    assert set(from_c0.tolist()) == {2}
+    from_c1 = changes.category[annotations.category == 1]
+    assert (from_c1 == 0).mean() == pytest.approx(0.75, abs=0.03)
+    from_c2 = changes.category[annotations.category == 2]  # not in the matrix: uniform
+    assert set(from_c2.tolist()) == {0, 1}
+
+
+def test_drops_and_spurious_boxes():
+    annotations = synthetic(voc_shaped(20_000))
+    changes, report = corrupt(annotations, NoiseConfig(drop=0.1, spurious=0.2), seed=0)
+    assert (~changes.keep).mean() == pytest.approx(0.1, abs=0.01) and report.dropped == (
+        ~changes.keep
+    ).sum()
+    assert len(changes.added_boxes) == report.spurious
+    assert report.spurious / 20_000 == pytest.approx(0.2, abs=0.01)
+    added = changes.added_boxes
+    assert (added >= 0).all() and (added <= 1000).all()
+    assert ((added[:, 2] > added[:, 0]) & (added[:, 3] > added[:, 1])).all()
+    assert set(changes.added_category.tolist()) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"eta": -0.1}, "--eta must be a number >= 0"),
+        ({"drop": 1.5}, "at most 1"),
+        ({"scale": 1.0}, "--scale must be below 1"),
+        ({"gaussian": float("nan")}, "--gaussian"),
+    ],
+)
+def test_noise_config_rejects_bad_rates(kwargs, message):
+    with pytest.raises(NoisyboxError, match=message):
+        NoiseConfig(**kwargs)
+
+
+def test_unknown_class_in_confusion_is_an_error(tmp_path):
+    annotations = read_annotations(write_coco(tmp_path / "a.json"))
+    with pytest.raises(NoisyboxError, match="unknown class 'zebra'"):
+        corrupt(annotations, NoiseConfig(flip=0.5, confusion={"cat": {"zebra": 1}}), seed=0)
+
+
+def test_reported_mean_iou_is_measured_on_the_written_values(tmp_path):
+    """YOLO keeps 6 decimals: the report must describe the file, not the unrounded boxes."""
+    annotations = read_annotations(write_yolo(tmp_path / "labels"))
+    changes, report = corrupt(annotations, NoiseConfig(eta=0.2), seed=0)
+    reread_dir = tmp_path / "noisy"
+    reread_dir.mkdir()
+    for name, data in render(annotations, changes).items():
+        (reread_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (reread_dir / name).write_bytes(data)
+    noisy = read_annotations(reread_dir)
+    np.testing.assert_allclose(noisy.boxes, changes.boxes, atol=1e-12)
+    assert report.mean_iou == pytest.approx(
+        elementwise_iou(noisy.boxes, annotations.boxes).mean(), abs=1e-12
+    )
+
+
+def test_coco_document_keeps_its_ids_under_noise(tmp_path):
+    document = coco_document()
+    annotations = read_annotations(write_coco(tmp_path / "a.json", document))
+    changes, _ = corrupt(annotations, NoiseConfig(eta=0.2), seed=0)
+    written = json.loads(render(annotations, changes))
+    assert [a["id"] for a in written["annotations"]] == [a["id"] for a in document["annotations"]]
