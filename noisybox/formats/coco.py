@@ -85,7 +85,7 @@ def read_coco(path: Path) -> Annotations:
 
     image_row: dict[object, int] = {}
     image_size = np.full((len(images), 2), np.nan)
-    image_name, image_keys = [], np.zeros(len(images), np.uint64)
+    image_name, image_ids = [], []
     for index, image in enumerate(images):
         iid = _id_key(image.get("id")) if isinstance(image, dict) else None
         record = f"image id {iid}" if iid is not None else f"images[{index}]"
@@ -97,7 +97,7 @@ def read_coco(path: Path) -> Annotations:
             issues.append(Issue(file, record, "duplicate image id", image=index))
             continue
         image_row[iid] = index
-        image_keys[index] = integer_keys([iid])[0] if isinstance(iid, int) else text_key(str(iid))
+        image_ids.append((index, iid))
         width, height = as_number(image.get("width")), as_number(image.get("height"))
         if width is None or height is None or not (width > 0 and height > 0):
             issues.append(
@@ -106,6 +106,91 @@ def read_coco(path: Path) -> Annotations:
         else:
             image_size[index] = width, height
 
+    image_keys = np.zeros(len(images), np.uint64)
+    integer_ids = [(index, iid) for index, iid in image_ids if isinstance(iid, int)]
+    if integer_ids:
+        rows, values = zip(*integer_ids, strict=True)
+        image_keys[list(rows)] = integer_keys(values)
+    for index, iid in image_ids:
+        if isinstance(iid, str):
+            image_keys[index] = text_key(iid)
+    parsed = _parse_regular_annotations(records, image_row, categories)
+    if parsed is None:
+        parsed = _parse_annotations(file, records, image_row, categories, issues)
+    boxes, image, category, keys, crowd, ok = parsed
+    count = len(records)
+
+    def describe(row: int) -> tuple[str, str]:
+        return file, f"annotation id {records[row].get('id')}"
+
+    issues += box_issues(boxes, image_size, describe, ok, image, TOLERANCE_PX)
+    return Annotations(
+        format="coco",
+        path=path,
+        units="pixels",
+        boxes=boxes,
+        image=image,
+        category=category,
+        key=keys,
+        crowd=crowd,
+        valid=np.ones(count, bool),
+        record=np.arange(count),
+        image_size=image_size,
+        image_name=image_name,
+        image_key=image_keys,
+        categories=categories,
+        source=CocoSource(document, indented, standard),
+        issues=issues,
+    )
+
+
+Parsed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _parse_regular_annotations(
+    records: list, image_row: dict[object, int], categories: dict[int, str]
+) -> Parsed | None:
+    """Vectorized parse of well-formed annotations (integer unique ids, known image and
+    category ids, numeric 4-value boxes); ``None`` at the first irregularity, for
+    :func:`_parse_annotations` to find and name it."""
+    try:
+        ids = np.asarray([record["id"] for record in records])
+        image = [image_row.get(record["image_id"]) for record in records]
+        category = [record["category_id"] for record in records]
+        bboxes = np.asarray([record["bbox"] for record in records])
+        crowd = np.asarray([record.get("iscrowd", 0) for record in records], dtype=bool)
+    except (KeyError, TypeError, ValueError):
+        return None
+    count = len(records)
+    if (
+        ids.dtype.kind != "i"
+        or len(np.unique(ids)) != count
+        or None in image
+        or not set(category) <= categories.keys()
+        or bboxes.shape != (count, 4)
+        or bboxes.dtype.kind not in "iuf"
+    ):
+        return None
+    x, y, w, h = bboxes.astype(np.float64).T
+    boxes = np.stack([x, y, x + w, y + h], axis=1)
+    return (
+        boxes,
+        np.asarray(image, np.int64),
+        np.asarray(category, np.int64),
+        integer_keys(ids),
+        crowd,
+        np.ones(count, bool),
+    )
+
+
+def _parse_annotations(
+    file: str,
+    records: list,
+    image_row: dict[object, int],
+    categories: dict[int, str],
+    issues: list[Issue],
+) -> Parsed:
+    """Record-by-record parse that names every invalid record in ``issues``."""
     count = len(records)
     boxes = np.full((count, 4), np.nan)
     image = np.zeros(count, np.int64)
@@ -160,29 +245,7 @@ def read_coco(path: Path) -> Annotations:
         x, y, w, h = values
         boxes[row] = x, y, x + w, y + h
         parsed[row] = True
-
-    def describe(row: int) -> tuple[str, str]:
-        return file, f"annotation id {records[row].get('id')}"
-
-    issues += box_issues(boxes, image_size, describe, parsed, image, TOLERANCE_PX)
-    return Annotations(
-        format="coco",
-        path=path,
-        units="pixels",
-        boxes=boxes,
-        image=image,
-        category=category,
-        key=keys,
-        crowd=crowd,
-        valid=np.ones(count, bool),
-        record=np.arange(count),
-        image_size=image_size,
-        image_name=image_name,
-        image_key=image_keys,
-        categories=categories,
-        source=CocoSource(document, indented, standard),
-        issues=issues,
-    )
+    return boxes, image, category, keys, crowd, parsed
 
 
 def write_coco(annotations: Annotations, changes: Changes) -> bytes:
@@ -198,11 +261,14 @@ def write_coco(annotations: Annotations, changes: Changes) -> bytes:
     keep_image = changes.keep_image
     row_of_record = np.full(len(records), -1, np.int64)
     row_of_record[annotations.record] = np.arange(len(annotations))
-    keep_row = changes.keep & keep_image[annotations.image]
-    changed = changes.changed_rows(annotations)
-    new_boxes = changes.boxes.tolist()
+    keep_row = (changes.keep & keep_image[annotations.image]).tolist()
+    changed = changes.changed_rows(annotations).tolist()
+    x1, y1, x2, y2 = changes.boxes.T
+    new_bbox = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).tolist()
+    new_area = ((x2 - x1) * (y2 - y1)).tolist()
+    old = annotations.boxes
+    old_area = ((old[:, 2] - old[:, 0]) * (old[:, 3] - old[:, 1])).tolist()
     new_category = changes.category.tolist()
-    old_boxes = annotations.boxes
 
     output = []
     for index, row in enumerate(row_of_record.tolist()):
@@ -210,15 +276,13 @@ def write_coco(annotations: Annotations, changes: Changes) -> bytes:
             continue
         record = records[index]
         if changed[row]:
-            record = dict(record)
-            x1, y1, x2, y2 = new_boxes[row]
-            record["bbox"] = [x1, y1, x2 - x1, y2 - y1]
-            ox1, oy1, ox2, oy2 = old_boxes[row]
-            old_area = (ox2 - ox1) * (oy2 - oy1)
             area = as_number(record.get("area"))
-            if area is not None and abs(area - old_area) <= 1e-3 * max(old_area, 1e-9):
-                record["area"] = (x2 - x1) * (y2 - y1)
-            record["category_id"] = new_category[row]
+            was_box_area = area is not None and abs(area - old_area[row]) <= 1e-3 * max(
+                old_area[row], 1e-9
+            )
+            record = {**record, "bbox": new_bbox[row], "category_id": new_category[row]}
+            if was_box_area:
+                record["area"] = new_area[row]
         output.append(record)
 
     if len(changes.added_boxes):
