@@ -12,6 +12,9 @@ from rich.table import Table
 
 from noisybox.errors import NoisyboxError
 
+InputArgument = Annotated[
+    Path, typer.Argument(help="COCO .json, VOC .xml or folder, YOLO labels folder.")
+]
 FormatOption = Annotated[
     str | None, typer.Option("--format", "-f", help="coco, voc or yolo (default: detected).")
 ]
@@ -51,6 +54,15 @@ def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
     Console().print(table)
 
 
+def _write_manifest_and_report(
+    title: str, rows: list[tuple[str, str]], manifest: dict, output: Path
+) -> None:
+    from noisybox.manifest import write_manifest
+
+    manifest_file = write_manifest(manifest, output)
+    _print_table(title, [*rows, ("output", str(output)), ("manifest", str(manifest_file))])
+
+
 def _load_confusion(path: Path | None) -> dict | None:
     if path is None:
         return None
@@ -66,9 +78,7 @@ def _load_confusion(path: Path | None) -> dict | None:
 
 
 def corrupt(
-    input: Annotated[
-        Path, typer.Argument(help="COCO .json, VOC .xml or folder, YOLO labels folder.")
-    ],
+    input: InputArgument,
     eta: Annotated[float, typer.Option(help="The paper's uniform box noise rate η.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     output: Annotated[
@@ -97,7 +107,7 @@ def corrupt(
 ) -> None:
     """Write a noisy copy of a dataset's annotations, and its provenance manifest beside it."""
     from noisybox.formats import check_output_path, read_annotations, write_annotations
-    from noisybox.manifest import build_manifest, checksum, write_manifest
+    from noisybox.manifest import build_manifest, checksum
     from noisybox.noise import NoiseConfig
     from noisybox.noise import corrupt as apply_noise
 
@@ -160,16 +170,11 @@ def corrupt(
         report=report.to_dict(),
     )
     manifest["input"]["checksum"] = input_checksum
-    manifest_file = write_manifest(manifest, output)
-    _print_table(
-        "noisybox corrupt", [*rows, ("output", str(output)), ("manifest", str(manifest_file))]
-    )
+    _write_manifest_and_report("noisybox corrupt", rows, manifest, output)
 
 
 def subsample(
-    input: Annotated[
-        Path, typer.Argument(help="COCO .json, VOC .xml or folder, YOLO labels folder.")
-    ],
+    input: InputArgument,
     fraction: Annotated[float, typer.Option(help="Share of the images to keep, in (0, 1].")],
     seed: Annotated[int, typer.Option(help="Seed of the ranking; nested subsets share it.")] = 0,
     output: Annotated[
@@ -183,7 +188,7 @@ def subsample(
 ) -> None:
     """Write an image-level subset; for one seed, smaller fractions nest inside larger ones."""
     from noisybox.formats import check_output_path, read_annotations, write_annotations
-    from noisybox.manifest import build_manifest, write_manifest
+    from noisybox.manifest import build_manifest
     from noisybox.subsample import subsample_images, subset_changes
 
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
@@ -217,16 +222,11 @@ def subsample(
         on_invalid=on_invalid,
         invalid_records=len(annotations.issues),
     )
-    manifest_file = write_manifest(manifest, output)
-    _print_table(
-        "noisybox subsample", [*rows, ("output", str(output)), ("manifest", str(manifest_file))]
-    )
+    _write_manifest_and_report("noisybox subsample", rows, manifest, output)
 
 
 def inspect(
-    input: Annotated[
-        Path, typer.Argument(help="COCO .json, VOC .xml or folder, YOLO labels folder.")
-    ],
+    input: InputArgument,
     format: FormatOption = None,
     images: ImagesOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
