@@ -9,6 +9,7 @@ import typer
 from noisybox.errors import NoisyboxError
 
 from .annotations import corrupt, inspect, show, subsample
+from .evaluation import evaluate
 from .losses import losses_app
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.add_typer(losses_app, name="losses")
 for command in (corrupt, subsample, inspect, show):
     app.command()(command)
+app.command("eval")(evaluate)
 
 
 @app.callback()

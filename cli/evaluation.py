@@ -1,0 +1,69 @@
+"""``noisybox eval``: AP at every IoU threshold, mAP, mAP75:95 and the paper's Figure 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from noisybox.errors import NoisyboxError
+
+
+def _read_json(path: Path, what: str):
+    from noisybox.formats.coco import load_json
+
+    if not path.is_file():
+        raise NoisyboxError(f"{path}: no such {what} file")
+    return load_json(path)[0]
+
+
+def evaluate(
+    gt: Annotated[Path | None, typer.Option(help="Ground truth, a COCO .json file.")] = None,
+    dt: Annotated[Path | None, typer.Option(help="Detections, a COCO results .json list.")] = None,
+    run: Annotated[
+        Path | None, typer.Option(help="A run folder of `noisybox train` (instead of --gt/--dt).")
+    ] = None,
+    backend: Annotated[
+        str, typer.Option(help="faster (faster-coco-eval) or pycocotools.")
+    ] = "faster",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Evaluate detections: AP50 … AP95, mAP, mAP75:95, APs/m/l, AR100, in percent."""
+    from noisybox.evaluate import evaluate_detections
+
+    if run is not None:
+        config = _read_json(run / "config.json", "run config")
+        gt, dt = Path(config["data"]["val_annotations"]), run / "detections.json"
+    if gt is None or dt is None:
+        raise NoisyboxError("give --gt and --dt, or --run")
+    result = evaluate_detections(
+        _read_json(gt, "ground-truth"), _read_json(dt, "detections"), backend
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    console = Console()
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(f"{dt}: {result.detections:,} detections, {result.ground_truths:,} boxes")
+    metrics = list(result.metrics.items())
+    for title, part in (
+        ("AP at each IoU threshold (%)", metrics[:10]),
+        ("summary (%)", metrics[10:]),
+    ):
+        console.print(_row_table(title, {name: f"{value:.2f}" for name, value in part}))
+    matches = {name: f"{count:,}" for name, count in result.matches.items()}
+    console.print(_row_table("detections matching a ground truth (Figure 2)", matches))
+
+
+def _row_table(title: str, cells: dict[str, str]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for name in cells:
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_row(*cells.values())
+    return table

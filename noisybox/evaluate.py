@@ -1,0 +1,212 @@
+"""COCO-style box evaluation: AP at every IoU threshold, mAP, mAP75:95, and the paper's Figure 2.
+
+Metrics are in percent, like the α-IoU paper's tables. Two backends give the same numbers:
+``faster`` (faster-coco-eval, the default) and ``pycocotools`` (the reference).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .errors import NoisyboxError
+
+IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
+#: The thresholds of the paper's Figure 2 (positive predictions after NMS).
+MATCH_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+BACKENDS = ("faster", "pycocotools")
+MAX_DETECTIONS = 100
+
+
+@dataclass
+class Evaluation:
+    """The result of :func:`evaluate_detections`.
+
+    ``metrics`` (percent): ``AP50`` … ``AP95`` (AP at each IoU threshold), ``mAP`` (their
+    mean, COCO's AP50:95), ``mAP75:95`` (mean of AP75 … AP95, the paper's high-accuracy
+    metric), ``APs``, ``APm``, ``APl`` (COCO's size ranges, by the ground truth's ``area``) and
+    ``AR100`` (recall with up to 100 detections per image, averaged over thresholds).
+
+    ``matches``: the paper's Figure 2 statistic, ``{"IoU>=0.5": n, …}``: how many
+    detections match a ground-truth box at each threshold. Each threshold is matched on its
+    own, the COCO way (per image and class, highest score first, each ground truth taken at
+    most once, up to 100 detections per image), so it equals the number of true positives
+    behind ``AR100`` at that threshold; crowd boxes count for nothing.
+    """
+
+    metrics: dict[str, float]
+    matches: dict[str, int]
+    detections: int
+    ground_truths: int
+    backend: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _backend_classes(backend: str):
+    if backend == "faster":
+        from faster_coco_eval import COCO, COCOeval_faster
+
+        return COCO, COCOeval_faster
+    if backend == "pycocotools":
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        return COCO, COCOeval
+    raise NoisyboxError(f"--backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+
+
+def _prepare_ground_truth(document: dict) -> tuple[dict, dict[object, int]]:
+    """A copy fit for COCOeval, and the image ids.
+
+    Annotation ids are renumbered from 1: COCOeval records a match by the ground truth's id,
+    so a ground truth with id 0 could never count as matched. A missing ``area`` is the
+    box's ``w * h`` and a missing ``iscrowd`` is 0.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
+        raise NoisyboxError("ground truth: not a COCO detection file")
+    ground_truth = {key: value for key, value in document.items() if key != "annotations"}
+    annotations = []
+    for number, record in enumerate(document["annotations"], start=1):
+        record = dict(record, id=number)
+        record.setdefault("iscrowd", 0)
+        if "area" not in record:
+            record["area"] = float(record["bbox"][2]) * float(record["bbox"][3])
+        annotations.append(record)
+    ground_truth["annotations"] = annotations
+    ground_truth.setdefault("categories", [])
+    ground_truth.setdefault("info", {})
+    return ground_truth, {image["id"]: i for i, image in enumerate(ground_truth["images"])}
+
+
+def _prepare_detections(
+    detections: list, image_ids: dict[object, int], category_ids: set, warnings: list[str]
+) -> list[dict]:
+    """Well-formed detections on known images and classes, as new records (COCOeval adds
+    fields to the records it loads); the others are counted in ``warnings``."""
+    if not isinstance(detections, list):
+        raise NoisyboxError("detections: a COCO results file is a JSON list of detections")
+    if not detections:
+        return []
+    try:
+        image = [record["image_id"] for record in detections]
+        category = [record["category_id"] for record in detections]
+        boxes = np.asarray([record["bbox"] for record in detections], dtype=np.float64)
+        scores = np.asarray([record["score"] for record in detections], dtype=np.float64)
+        if boxes.shape != (len(detections), 4) or not np.isfinite(boxes).all():
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        _raise_first_malformed(detections)
+        raise
+    known_image = np.asarray([i in image_ids for i in image], dtype=bool)
+    known_category = np.asarray([c in category_ids for c in category], dtype=bool)
+    for count, what in (
+        (int((~known_image).sum()), "images"),
+        (int((known_image & ~known_category).sum()), "classes"),
+    ):
+        if count:
+            warnings.append(f"{count} detections on {what} absent from the ground truth ignored")
+    keep = np.flatnonzero(known_image & known_category).tolist()
+    box_list, score_list = boxes.tolist(), scores.tolist()
+    return [
+        {
+            "image_id": image[i],
+            "category_id": category[i],
+            "bbox": box_list[i],
+            "score": score_list[i],
+        }
+        for i in keep
+    ]
+
+
+def _raise_first_malformed(detections: list) -> None:
+    """Name the first detection that is not ``{image_id, category_id, bbox, score}``."""
+    for index, record in enumerate(detections):
+        bbox = record.get("bbox") if isinstance(record, dict) else None
+        if (
+            not isinstance(record, dict)
+            or "image_id" not in record
+            or "category_id" not in record
+            or not isinstance(bbox, list)
+            or len(bbox) != 4
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in bbox)
+            or not isinstance(record.get("score"), (int, float))
+        ):
+            raise NoisyboxError(
+                f"detections[{index}]: needs image_id, category_id, bbox [x, y, w, h] and score"
+            )
+
+
+def _mean_valid(values: np.ndarray) -> float:
+    """Mean of the entries COCOeval computed (-1 marks a class with no ground truth)."""
+    valid = values[values > -1]
+    return float(valid.mean()) * 100 if valid.size else 0.0
+
+
+def evaluate_detections(
+    ground_truth: dict, detections: list, backend: str = "faster"
+) -> Evaluation:
+    """Evaluate COCO-format ``detections`` against a COCO ``ground_truth`` document.
+
+    Thresholds are taken by index from COCOeval's arrays (asking pycocotools'
+    ``_summarize`` for ``iouThr=0.9`` returns -1: 0.9 is stored as 0.8999…). No detections, or
+    none on the ground truth's images and classes, give zeros with a warning.
+    """
+    warnings: list[str] = []
+    coco_class, eval_class = _backend_classes(backend)
+    gt_document, image_ids = _prepare_ground_truth(ground_truth)
+    category_ids = {category["id"] for category in gt_document["categories"]}
+    kept = _prepare_detections(detections, image_ids, category_ids, warnings)
+    counted = [a for a in gt_document["annotations"] if not a["iscrowd"]]
+    result = Evaluation(
+        metrics={f"AP{round(t * 100)}": 0.0 for t in IOU_THRESHOLDS}
+        | {"mAP": 0.0, "mAP75:95": 0.0, "APs": 0.0, "APm": 0.0, "APl": 0.0, "AR100": 0.0},
+        matches={f"IoU>={t}": 0 for t in MATCH_THRESHOLDS},
+        detections=len(kept),
+        ground_truths=len(counted),
+        backend=backend,
+        warnings=warnings,
+    )
+    if not kept:
+        warnings.append("no detections to evaluate: every metric is 0")
+        return result
+    if not counted:
+        warnings.append("the ground truth has no (non-crowd) boxes: every metric is 0")
+        return result
+    with contextlib.redirect_stdout(io.StringIO()):  # both backends print progress
+        gt = coco_class()
+        gt.dataset = copy.deepcopy(gt_document) if backend == "pycocotools" else gt_document
+        gt.createIndex()
+        dt = gt.loadRes(kept)
+        evaluator = eval_class(gt, dt, iouType="bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+    thresholds = np.asarray(evaluator.params.iouThrs)
+    precision = np.asarray(evaluator.eval["precision"])  # [T, R, K, A, M]
+    recall = np.asarray(evaluator.eval["recall"])  # [T, K, A, M]
+    last = len(evaluator.params.maxDets) - 1
+    per_threshold = [_mean_valid(precision[t, :, :, 0, last]) for t in range(len(thresholds))]
+    metrics = {f"AP{round(t * 100)}": ap for t, ap in zip(thresholds, per_threshold, strict=True)}
+    metrics["mAP"] = float(np.mean(per_threshold))
+    metrics["mAP75:95"] = float(np.mean(per_threshold[5:]))
+    for index, name in ((1, "APs"), (2, "APm"), (3, "APl")):
+        metrics[name] = _mean_valid(precision[:, :, :, index, last])
+    metrics["AR100"] = _mean_valid(recall[:, :, 0, last])
+    result.metrics = metrics
+    category_order = list(evaluator.params.catIds)
+    per_class = np.zeros(len(category_order))
+    position = {category: i for i, category in enumerate(category_order)}
+    for annotation in counted:
+        per_class[position[annotation["category_id"]]] += 1
+    for threshold in MATCH_THRESHOLDS:
+        t = int(np.argmin(np.abs(thresholds - threshold)))
+        found = np.clip(recall[t, :, 0, last], 0, None)
+        result.matches[f"IoU>={threshold}"] = round(float((found * per_class).sum()))
+    return result

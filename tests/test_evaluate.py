@@ -1,0 +1,206 @@
+"""Evaluation against pycocotools itself, including the traps it sets."""
+
+import contextlib
+import copy
+import io
+import json
+
+import numpy as np
+import pytest
+from noisybox.cli import main
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from noisybox.errors import NoisyboxError
+from noisybox.evaluate import evaluate_detections
+
+from .datasets import coco_document
+
+
+def jittered_detections(document, seed=0, copies=2, sigma=0.08):
+    rng = np.random.default_rng(seed)
+    detections = []
+    for record in document["annotations"]:
+        for _ in range(copies):
+            x, y, w, h = record["bbox"]
+            jitter = rng.normal(0, sigma, 4) * [w, h, w, h]
+            category = record["category_id"] if rng.random() > 0.1 else 3
+            box = [x + jitter[0], y + jitter[1], max(1.0, w + jitter[2]), max(1.0, h + jitter[3])]
+            detections.append(
+                {
+                    "image_id": record["image_id"],
+                    "category_id": category,
+                    "bbox": box,
+                    "score": float(rng.random()),
+                }
+            )
+    return detections
+
+
+def reference(document, detections):
+    """Plain pycocotools, the way its README runs it."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = copy.deepcopy(document)
+        gt.createIndex()
+        evaluator = COCOeval(gt, gt.loadRes(copy.deepcopy(detections)), "bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return evaluator
+
+
+@pytest.fixture(scope="module")
+def case():
+    document = coco_document(images=60, boxes_per_image=5, seed=1)
+    return document, jittered_detections(document)
+
+
+def test_matches_pycocotools_summary(case):
+    document, detections = case
+    ours = evaluate_detections(document, detections, backend="pycocotools").metrics
+    stats = reference(document, detections).stats * 100
+    expected = {"mAP": 0, "AP50": 1, "AP75": 2, "APs": 3, "APm": 4, "APl": 5, "AR100": 8}
+    for name, index in expected.items():
+        assert ours[name] == pytest.approx(stats[index], abs=1e-9), name
+
+
+def test_backends_agree(case):
+    document, detections = case
+    faster = evaluate_detections(document, detections, backend="faster")
+    reference_backend = evaluate_detections(document, detections, backend="pycocotools")
+    for name, value in reference_backend.metrics.items():
+        assert faster.metrics[name] == pytest.approx(value, abs=1e-9), name
+    assert faster.matches == reference_backend.matches
+
+
+def test_every_threshold_by_index_not_by_value(case):
+    """pycocotools looks thresholds up by value: its iouThrs hold 0.8999..., not 0.9, so
+    asking its summary for iouThr=0.9 finds nothing (and returns -1)."""
+    document, detections = case
+    evaluator = reference(document, detections)
+    assert not np.any(evaluator.params.iouThrs == 0.9)  # the trap exists
+    ours = evaluate_detections(document, detections).metrics
+    precision = evaluator.eval["precision"]
+    for index, name in enumerate(f"AP{t}" for t in range(50, 100, 5)):
+        values = precision[index, :, :, 0, -1]
+        assert ours[name] == pytest.approx(values[values > -1].mean() * 100, abs=1e-9), name
+    assert ours["mAP75:95"] == pytest.approx(np.mean([ours[f"AP{t}"] for t in range(75, 100, 5)]))
+    assert ours["AP90"] > 0
+
+
+def test_ground_truth_id_zero_still_matches():
+    document = coco_document(images=1, boxes_per_image=2)
+    document["annotations"][0]["id"] = 0
+    document["annotations"][1]["iscrowd"] = 0
+    perfect = [
+        dict(image_id=a["image_id"], category_id=a["category_id"], bbox=a["bbox"], score=0.9)
+        for a in document["annotations"]
+    ]
+    assert reference(document, perfect).stats[1] < 1.0  # pycocotools misses the id-0 box
+    result = evaluate_detections(document, perfect)
+    assert result.metrics["AP50"] == 100.0 and result.metrics["mAP"] == 100.0
+    assert result.matches["IoU>=0.9"] == 2
+
+
+def test_empty_detections_give_zeros_with_a_warning(case):
+    document, _ = case
+    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(IndexError):
+        gt = COCO()  # the trap: pycocotools cannot load an empty result list
+        gt.dataset = copy.deepcopy(document)
+        gt.createIndex()
+        gt.loadRes([])
+    result = evaluate_detections(document, [])
+    assert set(result.metrics.values()) == {0.0} and set(result.matches.values()) == {0}
+    assert "no detections" in result.warnings[0]
+
+
+def test_detections_outside_the_ground_truth_are_dropped_with_warnings(case):
+    document, detections = case
+    extra = [dict(detections[0], image_id=424242), dict(detections[0], category_id=999)]
+    result = evaluate_detections(document, detections + extra)
+    assert result.metrics == evaluate_detections(document, detections).metrics
+    assert result.warnings == [
+        "1 detections on images absent from the ground truth ignored",
+        "1 detections on classes absent from the ground truth ignored",
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1], "score": 1.0},
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, float("nan")], "score": 1.0},
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1]},
+        ["not", "a", "record"],
+    ],
+)
+def test_malformed_detections_are_named(case, bad):
+    document, detections = case
+    with pytest.raises(NoisyboxError, match=r"detections\[5\]: needs image_id"):
+        evaluate_detections(document, [*detections[:5], bad, *detections[5:]])
+
+
+def test_figure2_counts_each_threshold():
+    document = {
+        "images": [{"id": 1, "width": 100, "height": 100}],
+        "categories": [{"id": 1, "name": "a"}],
+        "annotations": [
+            {"id": i + 1, "image_id": 1, "category_id": 1, "bbox": [x, 0, 10, 10], "iscrowd": 0}
+            for i, x in enumerate((0, 30, 60))
+        ],
+    }
+    # horizontal shifts giving IoU 0.95, 0.75 and 0.55 with their boxes
+    shifts = [10 * (1 - iou) / (1 + iou) for iou in (0.95, 0.75, 0.55)]
+    detections = [
+        {"image_id": 1, "category_id": 1, "bbox": [x + s, 0, 10, 10], "score": 0.9 - 0.1 * i}
+        for i, (x, s) in enumerate(zip((0, 30, 60), shifts, strict=True))
+    ]
+    result = evaluate_detections(document, detections)
+    assert result.matches == {
+        "IoU>=0.5": 3,
+        "IoU>=0.6": 2,
+        "IoU>=0.7": 2,
+        "IoU>=0.8": 1,
+        "IoU>=0.9": 1,
+    }
+    assert result.metrics["AP50"] == pytest.approx(100.0)
+    # at 0.95 only the best box matches: precision 1 up to recall 1/3, 34 of 101 recall points
+    assert result.metrics["AP95"] == pytest.approx(100 * 34 / 101)
+
+
+def test_sizes_follow_the_ground_truth_area_field():
+    document = {
+        "images": [{"id": 1, "width": 500, "height": 500}],
+        "categories": [{"id": 1, "name": "a"}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [0, 0, 200, 200],
+                "area": 100.0,
+                "iscrowd": 0,
+            }
+        ],
+    }
+    detections = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 200, 200], "score": 1.0}]
+    metrics = evaluate_detections(document, detections).metrics
+    assert metrics["APs"] == 100.0 and metrics["APl"] == 0.0  # area 100 px² is "small"
+
+
+def test_eval_command(tmp_path, case, capsys):
+    document, detections = case
+    (tmp_path / "gt.json").write_text(json.dumps(document))
+    (tmp_path / "dt.json").write_text(json.dumps(detections))
+    args = ["eval", "--gt", str(tmp_path / "gt.json"), "--dt", str(tmp_path / "dt.json")]
+    assert main([*args, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["metrics"] == pytest.approx(evaluate_detections(document, detections).metrics)
+    assert main(args) == 0
+    assert "mAP75:95" in capsys.readouterr().out
+    (tmp_path / "bad.json").write_text('{"not": "a list"}')
+    assert (
+        main(["eval", "--gt", str(tmp_path / "gt.json"), "--dt", str(tmp_path / "bad.json")]) == 2
+    )
+    assert "a COCO results file is a JSON list" in capsys.readouterr().err
