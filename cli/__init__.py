@@ -11,6 +11,7 @@ from noisybox.errors import NoisyboxError
 from .annotations import corrupt, inspect, show, subsample
 from .evaluation import evaluate
 from .losses import losses_app
+from .training import make_dataset
 
 app = typer.Typer(
     name="noisybox",
@@ -23,6 +24,7 @@ app.add_typer(losses_app, name="losses")
 for command in (corrupt, subsample, inspect, show):
     app.command()(command)
 app.command("eval")(evaluate)
+app.command("make-dataset")(make_dataset)
 
 
 @app.callback()

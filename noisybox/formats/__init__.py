@@ -8,14 +8,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..annotations import Annotations, Changes, apply_on_invalid
-from ..atomic import atomic_write
+from ..atomic import atomic_directory, atomic_write
 from ..errors import NoisyboxError
 from .coco import read_coco, write_coco
 from .voc import quantize_voc, read_voc, write_voc
@@ -139,20 +137,8 @@ def write_annotations(
         with atomic_write(output) as handle:
             handle.write(rendered)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with atomic_directory(output, overwrite=True) as staging:
         for relative, data in rendered.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        if output.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=output.parent))
-            os.replace(output, retired / output.name)
-            os.replace(staging, output)
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
