@@ -11,7 +11,7 @@ from noisybox.errors import NoisyboxError
 from .annotations import corrupt, inspect, show, subsample
 from .evaluation import evaluate
 from .losses import losses_app
-from .training import make_dataset
+from .training import make_dataset, train
 
 app = typer.Typer(
     name="noisybox",
@@ -25,6 +25,7 @@ for command in (corrupt, subsample, inspect, show):
     app.command()(command)
 app.command("eval")(evaluate)
 app.command("make-dataset")(make_dataset)
+app.command()(train)
 
 
 @app.callback()

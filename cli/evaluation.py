@@ -38,7 +38,9 @@ def evaluate(
 
     if run is not None:
         config = _read_json(run / "config.json", "run config")
-        gt, dt = Path(config["data"]["val_annotations"]), run / "detections.json"
+        converted = run / "ground_truth.json"  # written for VOC and YOLO validation data
+        gt = converted if converted.is_file() else Path(config["val_annotations"])
+        dt = run / "detections.json"
     if gt is None or dt is None:
         raise NoisyboxError("give --gt and --dt, or --run")
     result = evaluate_detections(

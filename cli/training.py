@@ -34,3 +34,86 @@ def make_dataset(
         f"wrote {out}: {counts['train_images']} train images ({counts['train_boxes']} boxes), "
         f"{counts['val_images']} val images ({counts['val_boxes']} boxes)"
     )
+
+
+def train(
+    data: Annotated[
+        Path | None, typer.Option(help="A folder made by make-dataset (images/, annotations/).")
+    ] = None,
+    train_ann: Annotated[
+        Path | None, typer.Option(help="Training annotations (e.g. noisy).")
+    ] = None,
+    val_ann: Annotated[Path | None, typer.Option(help="Clean validation annotations.")] = None,
+    images: Annotated[Path | None, typer.Option(help="Image folder.")] = None,
+    val_images: Annotated[Path | None, typer.Option(help="Validation image folder.")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="coco, voc or yolo (default: detected).")
+    ] = None,
+    loss: Annotated[
+        str, typer.Option(help="Box loss: iou, alpha-iou, diou, alpha-ciou:2.5, ...")
+    ] = "iou",
+    alpha: Annotated[float | None, typer.Option(help="α of an alpha-* loss.")] = None,
+    alpha_penalty: Annotated[float | None, typer.Option(help="α of the penalty term.")] = None,
+    model: Annotated[str, typer.Option(help="fcos or retinanet.")] = "fcos",
+    backbone: Annotated[str, typer.Option(help="tiny, resnet18/34/50 or mobilenet_v3.")] = "tiny",
+    img_size: Annotated[int, typer.Option(help="Square input side, pixels.")] = 128,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the training images.")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Optimizer steps (instead of --epochs).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 8,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up, cosine).")] = 2e-3,
+    seed: Annotated[int, typer.Option(help="Seed of initialization, order and augmentation.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cuda or cpu.")] = "auto",
+    amp: Annotated[bool, typer.Option(help="Mixed precision (bf16 where supported).")] = False,
+    workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 0,
+    weights: Annotated[Path | None, typer.Option(help="Local checkpoint to start from.")] = None,
+    deterministic: Annotated[bool, typer.Option(help="Deterministic kernels only.")] = False,
+    compile_loss: Annotated[bool, typer.Option(help="torch.compile the box loss.")] = False,
+    out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/run"),
+    resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --out.")] = False,
+) -> None:
+    """Train a detector with the chosen box loss, then evaluate it on the clean validation set."""
+    from noisybox.training.trainer import TrainConfig, data_from_folder, train_and_evaluate
+
+    paths = data_from_folder(data) if data else {}
+    if train_ann:
+        paths["train_annotations"] = str(train_ann)
+    if val_ann:
+        paths["val_annotations"] = str(val_ann)
+    if images:
+        paths["images"] = str(images)
+    missing = {"train_annotations", "val_annotations", "images"} - paths.keys()
+    if missing:
+        raise NoisyboxError("give --data, or --train-ann, --val-ann and --images")
+    if epochs is None and max_steps is None:
+        epochs = 10
+    config = TrainConfig(
+        **paths,
+        val_images=str(val_images) if val_images else None,
+        format=format,
+        model=model,
+        backbone=backbone,
+        loss=loss,
+        alpha=alpha,
+        alpha_penalty=alpha_penalty,
+        image_size=img_size,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        amp=amp,
+        workers=workers,
+        weights=str(weights) if weights else None,
+        deterministic=deterministic,
+        compile_loss=compile_loss,
+        out=str(out),
+    )
+    result = train_and_evaluate(config, resume=resume)
+    metrics = result["metrics"]
+    typer.echo(
+        f"{out}: mAP {metrics['mAP']:.2f}  mAP75:95 {metrics['mAP75:95']:.2f}  "
+        f"AP50 {metrics['AP50']:.2f}  AP75 {metrics['AP75']:.2f}  (eval.json, detections.json)"
+    )

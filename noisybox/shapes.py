@@ -99,7 +99,8 @@ def _background(size: int, rng: np.random.Generator) -> np.ndarray:
     image = (start * (1 - ramp) + end * ramp) * np.ones((1, size, 1))
     image += rng.normal(0, 12, (size, size, 3))
     for _ in range(rng.integers(2, 6)):  # unlabeled clutter: soft blobs and thin lines
-        cy, cx, radius = rng.uniform(0, size, 2).tolist() + [rng.uniform(2, size / 10)]
+        cy, cx = rng.uniform(0, size, 2)
+        radius = rng.uniform(2, size / 10)
         y, x = np.ogrid[0:size, 0:size]
         blob = ((y - cy) ** 2 + (x - cx) ** 2) <= radius**2
         image[blob] = 0.5 * image[blob] + 0.5 * rng.uniform(0, 255, 3)
@@ -160,8 +161,10 @@ def make_shapes_dataset(
         (staging / "annotations").mkdir()
         for split, count in splits.items():
             document = {
-                "info": {"description": f"noisybox shapes, seed {seed}, split {split}",
-                         "config": config.__dict__},
+                "info": {
+                    "description": f"noisybox shapes, seed {seed}, split {split}",
+                    "config": config.__dict__,
+                },
                 "images": [],
                 "annotations": [],
                 "categories": [{"id": i + 1, "name": name} for i, name in enumerate(CLASSES)],
@@ -172,14 +175,23 @@ def make_shapes_dataset(
                 Image.fromarray(pixels).save(staging / "images" / name, optimize=False)
                 image_id = len(document["images"]) + 1
                 document["images"].append(
-                    {"id": image_id, "file_name": name, "width": config.image_size,
-                     "height": config.image_size}
+                    {
+                        "id": image_id,
+                        "file_name": name,
+                        "width": config.image_size,
+                        "height": config.image_size,
+                    }
                 )
                 for kind, (x1, y1, x2, y2) in objects:
                     document["annotations"].append(
-                        {"id": len(document["annotations"]) + 1, "image_id": image_id,
-                         "category_id": kind + 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
-                         "area": (x2 - x1) * (y2 - y1), "iscrowd": 0}
+                        {
+                            "id": len(document["annotations"]) + 1,
+                            "image_id": image_id,
+                            "category_id": kind + 1,
+                            "bbox": [x1, y1, x2 - x1, y2 - y1],
+                            "area": (x2 - x1) * (y2 - y1),
+                            "iscrowd": 0,
+                        }
                     )
             path = staging / "annotations" / f"{split}.json"
             path.write_text(json.dumps(document, indent=1))

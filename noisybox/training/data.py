@@ -1,0 +1,177 @@
+"""Training and validation data for torchvision detectors, from any annotation format.
+
+Images come from an :class:`~noisybox.annotations.Annotations` (COCO, VOC or YOLO) and an
+image folder. Every image is kept, with or without boxes, so that the training set is the
+same at every noise rate; boxes that are degenerate after clipping to the image are left out
+and counted. Augmentation (albumentations) is seeded per sample from (seed, epoch, index),
+so a run is repeatable whatever the number of workers, and a resumed run sees the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import albumentations as A
+import numpy as np
+import torch
+from PIL import Image
+
+from ..annotations import Annotations
+from ..keys import text_key
+from ..show import find_image
+
+#: Boxes narrower or lower than this (pixels, after clipping to the image) are left out.
+MIN_BOX_SIDE = 1.0
+
+
+@dataclass
+class Prepared:
+    """Boxes per image, ready for a detector (xyxy pixels, labels 1..K)."""
+
+    boxes: list[np.ndarray]
+    labels: list[np.ndarray]
+    filtered: int  # degenerate boxes left out
+
+
+def prepare_targets(annotations: Annotations, label_of: dict[int, int]) -> Prepared:
+    """Group valid boxes by image, clip them to the image and drop degenerate ones.
+
+    Boxes keep the annotations' units (YOLO's normalized boxes are scaled to pixels when
+    their image is loaded); in pixels a box needs sides of at least ``MIN_BOX_SIDE``.
+    ``label_of`` maps category ids to labels 1..K (0 is the background).
+    """
+    valid = annotations.valid & ~annotations.crowd
+    size = annotations.image_size[annotations.image]
+    boxes = np.clip(annotations.boxes, 0, np.concatenate([size, size], axis=1))
+    side = MIN_BOX_SIDE if annotations.units == "pixels" else np.finfo(np.float32).tiny
+    wide = (boxes[:, 2] - boxes[:, 0] >= side) & (boxes[:, 3] - boxes[:, 1] >= side)
+    known = np.asarray([c in label_of for c in annotations.category.tolist()], bool)
+    keep = valid & wide & known & np.isfinite(boxes).all(axis=1)
+    per_image_boxes: list[np.ndarray] = []
+    per_image_labels: list[np.ndarray] = []
+    order = np.argsort(annotations.image[keep], kind="stable")
+    kept_rows = np.flatnonzero(keep)[order]
+    starts = np.searchsorted(annotations.image[kept_rows], np.arange(annotations.num_images + 1))
+    labels = np.asarray([label_of.get(c, 0) for c in annotations.category.tolist()], np.int64)
+    for image in range(annotations.num_images):
+        rows = kept_rows[starts[image] : starts[image + 1]]
+        per_image_boxes.append(boxes[rows].astype(np.float32))
+        per_image_labels.append(labels[rows])
+    return Prepared(per_image_boxes, per_image_labels, int((valid & ~keep).sum()))
+
+
+def build_transform(image_size: int, train: bool) -> A.Compose:
+    """Resize the longer side to ``image_size`` and pad to a square (top-left, so that boxes
+    map back by a single scale); for training also flip, scale jitter and colour jitter."""
+    steps: list = [A.LongestMaxSize(max_size=image_size)]
+    if train:
+        steps += [
+            A.HorizontalFlip(p=0.5),
+            A.Affine(scale=(0.75, 1.25), keep_ratio=True, p=0.5),
+            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02, p=0.5),
+        ]
+    steps.append(A.PadIfNeeded(image_size, image_size, position="top_left", border_mode=0, fill=0))
+    return A.Compose(
+        steps,
+        bbox_params=A.BboxParams(
+            format="pascal_voc",
+            label_fields=["labels"],
+            min_width=1.0,
+            min_height=1.0,
+            clip=True,
+            filter_invalid_bboxes=True,
+        ),
+    )
+
+
+class DetectionDataset(torch.utils.data.Dataset):
+    """``dataset[(index, epoch)]`` → ``(image tensor, target)`` for torchvision detectors.
+
+    The target holds ``boxes`` (xyxy pixels of the transformed image), ``labels`` (1..K),
+    ``image`` (the row in ``annotations``) and ``scale`` (transformed / original size).
+    Indexing with a plain ``index`` means epoch 0.
+    """
+
+    def __init__(
+        self,
+        annotations: Annotations,
+        images_dir: Path,
+        label_of: dict[int, int],
+        image_size: int,
+        train: bool,
+        seed: int = 0,
+    ):
+        self.annotations, self.images_dir = annotations, Path(images_dir)
+        self.targets = prepare_targets(annotations, label_of)
+        self.transform = build_transform(image_size, train)
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return self.annotations.num_images
+
+    def image_path(self, index: int) -> Path:
+        return find_image(self.images_dir, self.annotations.image_name[index])
+
+    def __getitem__(self, item: int | tuple[int, int]):
+        index, epoch = item if isinstance(item, tuple) else (item, 0)
+        with Image.open(self.image_path(index)) as loaded:
+            pixels = np.asarray(loaded.convert("RGB"))
+        self.transform.set_random_seed(text_key(f"{self.seed}/{epoch}/{index}") % 2**31)
+        boxes = self.targets.boxes[index]
+        if self.annotations.units == "normalized":
+            height, width = pixels.shape[:2]
+            boxes = boxes * np.array([width, height, width, height], np.float32)
+        out = self.transform(
+            image=pixels, bboxes=boxes.reshape(-1, 4), labels=self.targets.labels[index]
+        )
+        image = torch.from_numpy(np.ascontiguousarray(out["image"])).permute(2, 0, 1).float() / 255
+        target = {
+            "boxes": torch.as_tensor(np.asarray(out["bboxes"], np.float32).reshape(-1, 4)),
+            "labels": torch.as_tensor(np.asarray(out["labels"], np.int64)),
+            "image": index,
+            "scale": max(out["image"].shape[:2]) / max(pixels.shape[:2]),
+        }
+        return image, target
+
+
+def collate(batch):
+    images, targets = zip(*batch, strict=True)
+    return list(images), list(targets)
+
+
+class EpochBatchSampler(torch.utils.data.Sampler):
+    """Batches of ``(index, epoch)`` in a fresh seeded order each epoch, from ``start_step``.
+
+    Batch ``s`` of the whole run is always the same, so a run resumed at step ``s`` goes on
+    exactly as the uninterrupted run did. With ``rank``/``world`` each process takes every
+    ``world``-th batch (distributed data parallel).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        seed: int,
+        total_steps: int,
+        start_step: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ):
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.total_steps, self.start_step = total_steps, start_step
+        self.rank, self.world = rank, world
+        self.per_epoch = max(1, size // (batch_size * world))
+
+    def __len__(self) -> int:
+        return self.total_steps - self.start_step
+
+    def __iter__(self):
+        for step in range(self.start_step, self.total_steps):
+            epoch, position = divmod(step, self.per_epoch)
+            generator = torch.Generator().manual_seed(
+                text_key(f"{self.seed}/order/{epoch}") % 2**63
+            )
+            order = torch.randperm(self.size, generator=generator).tolist()
+            first = (position * self.world + self.rank) * self.batch_size
+            yield [(index, epoch) for index in order[first : first + self.batch_size]]

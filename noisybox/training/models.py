@@ -1,0 +1,246 @@
+"""torchvision detectors with a chosen box-regression loss.
+
+FCOS and RetinaNet regress boxes against anchors. Their heads here decode the regression into
+xyxy boxes and apply an IoU-based loss from :mod:`noisybox.losses` (decoded in float32, so
+autocast never feeds the loss half-precision boxes), or apply ``l1`` / ``smooth-l1`` to the
+encoded targets, the stock behaviour. Everything else is torchvision's.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import Tensor, nn
+from torchvision.models.detection import FCOS, RetinaNet
+from torchvision.models.detection._utils import BoxLinearCoder
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import mobilenet_backbone, resnet_fpn_backbone
+from torchvision.models.detection.fcos import FCOSHead
+from torchvision.models.detection.retinanet import RetinaNetHead, RetinaNetRegressionHead
+from torchvision.ops import sigmoid_focal_loss
+from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelP6P7
+
+from ..errors import NoisyboxError
+from ..losses import CoordinateLoss
+
+MODELS = ("fcos", "retinanet")
+BACKBONES = ("tiny", "resnet18", "resnet34", "resnet50", "mobilenet_v3")
+
+
+def _encode(coder, gt_boxes: Tensor, anchors: Tensor) -> Tensor:
+    """Regression targets of ``gt_boxes`` against ``anchors`` (torchvision's two coders
+    take their arguments in opposite orders)."""
+    if isinstance(coder, BoxLinearCoder):
+        return coder.encode(anchors, gt_boxes)
+    return coder.encode_single(gt_boxes, anchors)
+
+
+def _decode(coder, regression: Tensor, anchors: Tensor) -> Tensor:
+    """xyxy boxes from ``regression`` against ``anchors``, in float32."""
+    regression, anchors = regression.float(), anchors.float()
+    if isinstance(coder, BoxLinearCoder):
+        return coder.decode(regression, anchors)
+    return coder.decode_single(regression, anchors)
+
+
+def regression_loss(
+    box_loss: nn.Module, coder, regression: Tensor, anchors: Tensor, gt_boxes: Tensor
+) -> Tensor:
+    """Summed box loss of foreground ``regression`` (``(N, 4)``) against ``gt_boxes``.
+
+    IoU-based losses see decoded boxes; coordinate losses the encoded targets.
+    """
+    if isinstance(box_loss, CoordinateLoss):
+        return box_loss(regression.float(), _encode(coder, gt_boxes, anchors).float())
+    return box_loss(_decode(coder, regression, anchors), gt_boxes.float())
+
+
+class FCOSHeadWithLoss(FCOSHead):
+    """torchvision's FCOS head with ``box_loss`` (``reduction="sum"``) in place of GIoU."""
+
+    def __init__(self, in_channels: int, num_anchors: int, num_classes: int, box_loss: nn.Module):
+        super().__init__(in_channels, num_anchors, num_classes)
+        self.box_loss = box_loss
+
+    def compute_loss(self, targets, head_outputs, anchors, matched_idxs) -> dict[str, Tensor]:
+        # Adapted from torchvision 0.29's FCOSHead.compute_loss: only the box loss changes.
+        cls_logits = head_outputs["cls_logits"]
+        bbox_regression = head_outputs["bbox_regression"]
+        bbox_ctrness = head_outputs["bbox_ctrness"]
+        gt_classes, gt_boxes = [], []
+        for targets_per_image, matched in zip(targets, matched_idxs, strict=True):
+            if len(targets_per_image["labels"]) == 0:
+                classes = targets_per_image["labels"].new_zeros((len(matched),))
+                boxes = targets_per_image["boxes"].new_zeros((len(matched), 4))
+            else:
+                classes = targets_per_image["labels"][matched.clip(min=0)]
+                boxes = targets_per_image["boxes"][matched.clip(min=0)]
+            classes[matched < 0] = -1
+            gt_classes.append(classes)
+            gt_boxes.append(boxes)
+        gt_boxes_t, gt_classes_t = torch.stack(gt_boxes), torch.stack(gt_classes)
+        anchors_t = torch.stack(anchors)
+        foreground = gt_classes_t >= 0
+        num_foreground = max(1, int(foreground.sum()))
+
+        cls_targets = torch.zeros_like(cls_logits)
+        cls_targets[foreground, gt_classes_t[foreground]] = 1.0
+        loss_cls = sigmoid_focal_loss(cls_logits, cls_targets, reduction="sum")
+
+        loss_box = regression_loss(
+            self.box_loss,
+            self.box_coder,
+            bbox_regression[foreground],
+            anchors_t[foreground],
+            gt_boxes_t[foreground],
+        )
+
+        reg_targets = self.box_coder.encode(anchors_t, gt_boxes_t)
+        if len(reg_targets) == 0:
+            ctrness_targets = reg_targets.new_zeros(reg_targets.size()[:-1])
+        else:
+            left_right, top_bottom = reg_targets[:, :, [0, 2]], reg_targets[:, :, [1, 3]]
+            ctrness_targets = torch.sqrt(
+                (left_right.min(dim=-1)[0] / left_right.max(dim=-1)[0])
+                * (top_bottom.min(dim=-1)[0] / top_bottom.max(dim=-1)[0])
+            )
+        loss_ctrness = nn.functional.binary_cross_entropy_with_logits(
+            bbox_ctrness.squeeze(dim=2)[foreground], ctrness_targets[foreground], reduction="sum"
+        )
+        return {
+            "classification": loss_cls / num_foreground,
+            "bbox_regression": loss_box / num_foreground,
+            "bbox_ctrness": loss_ctrness / num_foreground,
+        }
+
+
+class RetinaNetRegressionHeadWithLoss(RetinaNetRegressionHead):
+    """torchvision's RetinaNet regression head with ``box_loss`` (``reduction="sum"``)."""
+
+    def __init__(self, in_channels: int, num_anchors: int, box_loss: nn.Module):
+        super().__init__(in_channels, num_anchors)
+        self.box_loss = box_loss
+
+    def compute_loss(self, targets, head_outputs, anchors, matched_idxs) -> Tensor:
+        # Adapted from torchvision 0.29's RetinaNetRegressionHead.compute_loss.
+        losses = []
+        for targets_per_image, regression, anchors_per_image, matched in zip(
+            targets, head_outputs["bbox_regression"], anchors, matched_idxs, strict=True
+        ):
+            foreground = torch.where(matched >= 0)[0]
+            gt_boxes = targets_per_image["boxes"][matched[foreground]]
+            loss = regression_loss(
+                self.box_loss,
+                self.box_coder,
+                regression[foreground],
+                anchors_per_image[foreground],
+                gt_boxes,
+            )
+            losses.append(loss / max(1, foreground.numel()))
+        return sum(losses) / max(1, len(targets))
+
+
+class TinyBackbone(nn.Module):
+    """A small CNN with an FPN, about 1M parameters, for CPU runs.
+
+    Five stride-2 stages (16 to 160 channels); C3-C5 feed an FPN of ``out_channels`` with P6
+    and P7 on top, the layout FCOS and RetinaNet expect (strides 8 to 128).
+    """
+
+    def __init__(self, out_channels: int = 64):
+        super().__init__()
+        widths = (16, 32, 64, 128, 160)
+        layers, previous = [], 3
+        for width in widths:
+            layers.append(
+                nn.Sequential(
+                    nn.Conv2d(previous, width, 3, stride=2, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                    nn.Conv2d(width, width, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                )
+            )
+            previous = width
+        self.stages = nn.ModuleList(layers)
+        self.fpn = FeaturePyramidNetwork(
+            list(widths[2:]), out_channels, extra_blocks=LastLevelP6P7(out_channels, out_channels)
+        )
+        self.out_channels = out_channels
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        features = OrderedDict()
+        for index, stage in enumerate(self.stages):
+            x = stage(x)
+            if index >= 2:
+                features[str(index - 2)] = x
+        return self.fpn(features)
+
+
+def build_backbone(name: str) -> nn.Module:
+    """A backbone with FPN (P3-P7), untrained (no download), with trainable BatchNorm.
+
+    torchvision's builders freeze BatchNorm by default, which is useless on an untrained net.
+    """
+    if name == "tiny":
+        return TinyBackbone()
+    extra = LastLevelP6P7(256, 256)
+    if name.startswith("resnet"):
+        return resnet_fpn_backbone(
+            backbone_name=name,
+            weights=None,
+            norm_layer=nn.BatchNorm2d,
+            trainable_layers=5,
+            returned_layers=[2, 3, 4],
+            extra_blocks=extra,
+        )
+    if name == "mobilenet_v3":
+        return mobilenet_backbone(
+            backbone_name="mobilenet_v3_large",
+            weights=None,
+            fpn=True,
+            norm_layer=nn.BatchNorm2d,
+            trainable_layers=6,
+            returned_layers=[2, 3, 4],
+            extra_blocks=LastLevelP6P7(256, 256),
+        )
+    raise NoisyboxError(f"--backbone must be one of {', '.join(BACKBONES)}; got {name!r}")
+
+
+def build_detector(
+    model: str, backbone: str, num_classes: int, image_size: int, box_loss: nn.Module
+) -> nn.Module:
+    """A torchvision detector for ``image_size`` square inputs with ``box_loss`` in its head.
+
+    ``num_classes`` counts the classes without background. Images are not rescaled by the
+    model (``min_size = max_size = image_size``; the data pipeline makes them that size),
+    anchors are scaled to the input, and post-processing keeps scores down to 0.05 so that
+    AP is measured over the whole precision-recall curve.
+    """
+    body = build_backbone(backbone)
+    channels = body.out_channels
+    scale = image_size / 800  # torchvision's anchors are sized for 800-pixel images
+    common = {"min_size": image_size, "max_size": image_size, "detections_per_img": 100}
+    if model == "fcos":
+        anchors = AnchorGenerator(tuple((s,) for s in (8, 16, 32, 64, 128)), ((1.0,),) * 5)
+        detector = FCOS(
+            body, num_classes + 1, anchor_generator=anchors, score_thresh=0.05, **common
+        )
+        detector.head = FCOSHeadWithLoss(channels, 1, num_classes + 1, box_loss)
+        return detector
+    if model == "retinanet":
+        bases = [max(8, round(size * scale * 4)) for size in (32, 64, 128, 256, 512)]
+        sizes = tuple(tuple(round(b * 2 ** (i / 3)) for i in range(3)) for b in bases)
+        anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
+        head = RetinaNetHead(channels, 9, num_classes + 1)
+        head.regression_head = RetinaNetRegressionHeadWithLoss(channels, 9, box_loss)
+        return RetinaNet(
+            body, num_classes + 1, anchor_generator=anchors, head=head, score_thresh=0.05, **common
+        )
+    raise NoisyboxError(f"--model must be one of {', '.join(MODELS)}; got {model!r}")
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

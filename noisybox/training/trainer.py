@@ -1,0 +1,382 @@
+"""Train one detector with a chosen box loss, then evaluate it on the clean validation set.
+
+A run folder holds everything about a run: ``config.json`` (all settings, enough to repeat
+it), ``metrics.jsonl`` (losses, learning rate and throughput per logged step),
+``checkpoints/last.pt`` (a plain state dict, loadable with ``torch.load(weights_only=True)``),
+``detections.json`` (COCO results on the validation images) and ``eval.json``; for VOC or
+YOLO validation data also ``ground_truth.json``, the COCO form they were evaluated against.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_write
+from ..errors import NoisyboxError
+from ..evaluate import evaluate_detections
+from ..formats import read_annotations
+from ..losses import build_loss
+from .data import DetectionDataset, EpochBatchSampler, collate
+from .models import build_detector, count_parameters
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; ``config.json`` is this, as JSON."""
+
+    train_annotations: str
+    val_annotations: str
+    images: str
+    val_images: str | None = None
+    format: str | None = None
+    model: str = "fcos"
+    backbone: str = "tiny"
+    loss: str = "iou"
+    alpha: float | None = None
+    alpha_penalty: float | None = None
+    image_size: int = 128
+    epochs: int | None = None
+    max_steps: int | None = None
+    batch_size: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    workers: int = 0
+    weights: str | None = None
+    deterministic: bool = False
+    compile_loss: bool = False
+    log_every: int = 10
+    checkpoint_every: int = 100
+    out: str = "runs/run"
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def data_from_folder(folder: Path) -> dict[str, str]:
+    """The layout of ``noisybox make-dataset``: ``images/`` and ``annotations/{train,val}.json``."""
+    paths = {
+        "train_annotations": folder / "annotations" / "train.json",
+        "val_annotations": folder / "annotations" / "val.json",
+        "images": folder / "images",
+    }
+    for path in paths.values():
+        if not path.exists():
+            raise NoisyboxError(f"{folder}: expected {path.relative_to(folder)} (see make-dataset)")
+    return {name: str(path) for name, path in paths.items()}
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise NoisyboxError("--device cuda: no CUDA device is available here")
+    if name not in ("cpu", "cuda"):
+        raise NoisyboxError(f"--device must be auto, cuda or cpu; got {name!r}")
+    return torch.device(name)
+
+
+def _learning_rate(step: int, config: TrainConfig, total: int) -> float:
+    """Linear warm-up, then cosine decay to zero at the last step."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+class Trainer:
+    """Builds everything a run needs from a :class:`TrainConfig` and runs it."""
+
+    def __init__(self, config: TrainConfig, resume: bool = False, log=None):
+        self.config, self.resume = config, resume
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.run_dir = Path(config.out)
+        self._check_run_dir()
+        if config.deterministic:
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+        self.device = select_device(config.device)
+        if self.device.type == "cuda" and not config.deterministic:
+            torch.backends.cudnn.benchmark = True
+        torch.manual_seed(config.seed)
+        train = read_annotations(config.train_annotations, config.format)
+        self.val = read_annotations(config.val_annotations, config.format)
+        category_ids = sorted(set(train.categories) | set(self.val.categories))
+        self.label_of = {category: label for label, category in enumerate(category_ids, start=1)}
+        self.category_of = {label: category for category, label in self.label_of.items()}
+        self.train_set = DetectionDataset(
+            train, Path(config.images), self.label_of, config.image_size, True, config.seed
+        )
+        self.val_set = DetectionDataset(
+            self.val,
+            Path(config.val_images or config.images),
+            self.label_of,
+            config.image_size,
+            False,
+        )
+        if self.train_set.targets.filtered:
+            self.log(
+                f"note: {self.train_set.targets.filtered} degenerate training boxes left out "
+                "(every image is kept)"
+            )
+        box_loss = build_loss(
+            config.loss,
+            alpha=config.alpha,
+            alpha_penalty=config.alpha_penalty,
+            reduction="sum",
+            **({"compile": True} if config.compile_loss else {}),
+        )
+        torch.manual_seed(config.seed)
+        self.model = build_detector(
+            config.model, config.backbone, len(category_ids), config.image_size, box_loss
+        ).to(self.device)
+        if config.weights:
+            self._load_weights(Path(config.weights))
+        per_epoch = max(1, len(self.train_set) // config.batch_size)
+        if config.max_steps is None and config.epochs is None:
+            raise NoisyboxError("give --epochs or --max-steps")
+        self.total_steps = (
+            config.max_steps if config.max_steps is not None else config.epochs * per_epoch
+        )
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.amp_dtype = None
+        if config.amp:
+            bf16 = self.device.type == "cpu" or torch.cuda.is_bf16_supported()
+            self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
+        self.scaler = torch.amp.GradScaler(enabled=self.amp_dtype == torch.float16)
+        self.step = 0
+
+    def _check_run_dir(self) -> None:
+        config_file = self.run_dir / "config.json"
+        if self.resume:
+            if not (self.run_dir / "checkpoints" / "last.pt").is_file():
+                raise NoisyboxError(f"{self.run_dir}: no checkpoints/last.pt to resume from")
+            saved = json.loads(config_file.read_text())
+            if saved != self.config.to_json():
+                changed = [k for k in saved if saved[k] != self.config.to_json().get(k)]
+                raise NoisyboxError(
+                    f"{self.run_dir}: --resume needs the same settings; changed: "
+                    + ", ".join(changed)
+                )
+        elif config_file.exists():
+            raise NoisyboxError(
+                f"{self.run_dir}: holds a run already; pass --resume to continue "
+                "it, or choose another --out"
+            )
+
+    def _load_weights(self, path: Path) -> None:
+        if not path.is_file():
+            raise NoisyboxError(f"{path}: no such weights file (noisybox never downloads weights)")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("model", state)
+        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        self.log(f"loaded {path}: {len(missing)} missing, {len(unexpected)} unexpected tensors")
+
+    def _save_checkpoint(self) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+        }
+        with atomic_write(self.run_dir / "checkpoints" / "last.pt") as handle:
+            torch.save(state, handle)
+
+    def _restore(self) -> None:
+        state = torch.load(
+            self.run_dir / "checkpoints" / "last.pt", map_location=self.device, weights_only=True
+        )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        metrics = self.run_dir / "metrics.jsonl"
+        if metrics.exists():  # forget steps logged after the checkpoint
+            lines = [
+                line
+                for line in metrics.read_text().splitlines()
+                if json.loads(line)["step"] <= self.step
+            ]
+            with atomic_write(metrics) as handle:
+                handle.write("".join(line + "\n" for line in lines).encode())
+        self.log(f"resumed {self.run_dir} at step {self.step}")
+
+    def train(self) -> None:
+        config = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.resume:
+            self._restore()
+        else:
+            with atomic_write(self.run_dir / "config.json") as handle:
+                handle.write(json.dumps(config.to_json(), indent=2).encode())
+        self.log(
+            f"{config.model} + {config.backbone} ({count_parameters(self.model):,} parameters), "
+            f"loss {config.loss}, {len(self.train_set)} training images, {self.total_steps} steps "
+            f"on {self.device}"
+        )
+        sampler = EpochBatchSampler(
+            len(self.train_set), config.batch_size, config.seed, self.total_steps, self.step
+        )
+        loader = torch.utils.data.DataLoader(
+            self.train_set,
+            batch_sampler=sampler,
+            collate_fn=collate,
+            num_workers=config.workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=config.workers > 0,
+        )
+        self.model.train()
+        started, images_seen = time.perf_counter(), 0
+        with (self.run_dir / "metrics.jsonl").open("a") as metrics:
+            for images, targets in loader:
+                lr = _learning_rate(self.step, config, self.total_steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                images = [image.to(self.device, non_blocking=True) for image in images]
+                targets = [
+                    {"boxes": t["boxes"].to(self.device), "labels": t["labels"].to(self.device)}
+                    for t in targets
+                ]
+                with torch.autocast(
+                    self.device.type,
+                    dtype=self.amp_dtype or torch.float32,
+                    enabled=self.amp_dtype is not None,
+                ):
+                    losses = self.model(images, targets)
+                total = sum(losses.values())
+                if not torch.isfinite(total):
+                    raise NoisyboxError(
+                        f"the loss became {total.item()} at step {self.step}; try a lower --lr"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(total).backward()
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.step += 1
+                images_seen += len(images)
+                if self.step % config.log_every == 0 or self.step == self.total_steps:
+                    elapsed = time.perf_counter() - started
+                    record = {
+                        "step": self.step,
+                        "lr": lr,
+                        "loss": total.item(),
+                        **{k: v.item() for k, v in losses.items()},
+                        "images_per_s": images_seen / elapsed,
+                    }
+                    metrics.write(json.dumps(record) + "\n")
+                    metrics.flush()
+                    eta = (
+                        (self.total_steps - self.step) * elapsed / max(1, images_seen / len(images))
+                    )
+                    self.log(
+                        f"step {self.step}/{self.total_steps}  loss {total.item():.4f}  "
+                        f"lr {lr:.2e}  {record['images_per_s']:.1f} img/s  ETA {eta:.0f} s"
+                    )
+                if self.step % config.checkpoint_every == 0 or self.step == self.total_steps:
+                    self._save_checkpoint()
+
+    def ground_truth(self) -> dict:
+        """The clean validation annotations as a COCO document (a COCO file as it is)."""
+        if self.val.format == "coco":
+            return self.val.source.document
+        images = []
+        for index, name in enumerate(self.val.image_name):
+            width, height = self.val.image_size[index]
+            if self.val.units == "normalized":
+                from PIL import Image
+
+                with Image.open(self.val_set.image_path(index)) as image:
+                    width, height = image.size
+            images.append({"id": index + 1, "file_name": name, "width": width, "height": height})
+        records = []
+        for index, (boxes, labels) in enumerate(
+            zip(self.val_set.targets.boxes, self.val_set.targets.labels, strict=True)
+        ):
+            if self.val.units == "normalized":
+                boxes = boxes * np.array([images[index]["width"], images[index]["height"]] * 2)
+            for (x1, y1, x2, y2), label in zip(boxes.tolist(), labels.tolist(), strict=True):
+                records.append(
+                    {
+                        "id": len(records) + 1,
+                        "image_id": index + 1,
+                        "category_id": self.category_of[label],
+                        "bbox": [x1, y1, x2 - x1, y2 - y1],
+                        "area": (x2 - x1) * (y2 - y1),
+                        "iscrowd": 0,
+                    }
+                )
+        categories = [{"id": c, "name": n} for c, n in self.val.categories.items()]
+        return {"images": images, "annotations": records, "categories": categories}
+
+    @torch.no_grad()
+    def predict(self, ground_truth: dict) -> list[dict]:
+        """COCO results on the validation images, in their original pixel coordinates."""
+        image_ids = [image["id"] for image in ground_truth["images"]]
+        self.model.eval()
+        loader = torch.utils.data.DataLoader(
+            self.val_set,
+            batch_size=self.config.batch_size,
+            collate_fn=collate,
+            num_workers=self.config.workers,
+        )
+        detections = []
+        for images, targets in loader:
+            with torch.autocast(
+                self.device.type,
+                dtype=self.amp_dtype or torch.float32,
+                enabled=self.amp_dtype is not None,
+            ):
+                outputs = self.model([image.to(self.device) for image in images])
+            for output, target in zip(outputs, targets, strict=True):
+                boxes = (output["boxes"].float().cpu().numpy() / target["scale"]).tolist()
+                for (x1, y1, x2, y2), label, score in zip(
+                    boxes, output["labels"].tolist(), output["scores"].float().tolist(), strict=True
+                ):
+                    if label not in self.category_of:
+                        continue  # label 0, the background slot FCOS and RetinaNet still score
+                    detections.append(
+                        {
+                            "image_id": image_ids[target["image"]],
+                            "category_id": self.category_of[label],
+                            "bbox": [x1, y1, x2 - x1, y2 - y1],
+                            "score": score,
+                        }
+                    )
+        self.model.train()
+        return detections
+
+    def evaluate(self) -> dict:
+        ground_truth = self.ground_truth()
+        if self.val.format != "coco":  # the converted ground truth, for `noisybox eval --run`
+            with atomic_write(self.run_dir / "ground_truth.json") as handle:
+                handle.write(json.dumps(ground_truth).encode())
+        detections = self.predict(ground_truth)
+        with atomic_write(self.run_dir / "detections.json") as handle:
+            handle.write(json.dumps(detections).encode())
+        result = evaluate_detections(ground_truth, detections)
+        with atomic_write(self.run_dir / "eval.json") as handle:
+            handle.write(json.dumps(result.to_dict(), indent=2).encode())
+        return result.to_dict()
+
+
+def train_and_evaluate(config: TrainConfig, resume: bool = False, log=None) -> dict:
+    """Train as ``config`` says (or finish an interrupted run), evaluate, return eval.json."""
+    trainer = Trainer(config, resume=resume, log=log)
+    trainer.train()  # a resumed run that had finished trains no further step
+    return trainer.evaluate()

@@ -1,0 +1,257 @@
+"""The built-in dataset, the trainer and its run folder, at toy sizes on the CPU."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+from noisybox.cli import main
+
+from noisybox import shapes as shapes_module
+from noisybox.errors import NoisyboxError
+from noisybox.shapes import CLASSES, ShapesConfig, make_shapes_dataset
+from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder, train_and_evaluate
+
+from .datasets import SHARED
+
+TOY = ShapesConfig(images=24, image_size=64, min_size=10, max_size=28, max_shapes=3)
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data") / "shapes"
+    make_shapes_dataset(folder, TOY, seed=3)
+    return folder
+
+
+def toy_config(shapes, out, **overrides):
+    settings = dict(
+        **data_from_folder(shapes),
+        image_size=64,
+        batch_size=4,
+        max_steps=6,
+        warmup_steps=2,
+        lr=2e-3,
+        deterministic=True,
+        log_every=1,
+        checkpoint_every=3,
+        out=str(out),
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def state_of(trainer):
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def digest(folder):
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_shapes_dataset_is_deterministic_with_exact_boxes(tmp_path, shapes):
+    again = tmp_path / "again"
+    counts = make_shapes_dataset(again, TOY, seed=3)
+    assert digest(again) == digest(shapes)
+    assert counts["train_images"] + counts["val_images"] == 24 and counts["val_images"] == 5
+    other = tmp_path / "other"
+    make_shapes_dataset(other, TOY, seed=4)
+    assert digest(other) != digest(shapes)
+    train = json.loads((shapes / "annotations" / "train.json").read_text())
+    assert [c["name"] for c in train["categories"]] == list(CLASSES)
+    for record in train["annotations"]:
+        x, y, w, h = record["bbox"]
+        assert 0 <= x and 0 <= y and x + w <= 64 and y + h <= 64 and w >= 4 and h >= 4
+        assert all(float(v).is_integer() for v in record["bbox"])  # pixel edges, exact
+
+
+def test_boxes_are_the_tight_boxes_of_the_painted_pixels(monkeypatch):
+    """With a black background and white shapes, every box is exactly the painted extent."""
+    monkeypatch.setattr(shapes_module, "_background", lambda size, rng: np.zeros((size, size, 3)))
+    monkeypatch.setattr(
+        shapes_module, "_texture", lambda kind, shape, colour, rng: np.full((*shape, 3), 255.0)
+    )
+    config = ShapesConfig(images=2, image_size=64, min_size=6, max_size=40, max_shapes=1)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(60):
+        pixels, [(kind, (x1, y1, x2, y2))] = shapes_module.render_image(config, rng)
+        rows, cols = (
+            np.flatnonzero(pixels.any(axis=(1, 2))),
+            np.flatnonzero(pixels.any(axis=(0, 2))),
+        )
+        assert (x1, y1, x2, y2) == (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+        seen.add(kind)
+    assert seen == set(range(len(CLASSES)))
+
+
+def test_make_dataset_command(tmp_path, capsys):
+    out = tmp_path / "d"
+    assert (
+        main(["make-dataset", "shapes", "--out", str(out), "--images", "10", "--image-size", "48"])
+        == 0
+    )
+    assert "8 train images" in capsys.readouterr().out
+    assert main(["make-dataset", "shapes", "--out", str(out), "--images", "10"]) == 2
+    assert "exists already" in capsys.readouterr().err
+
+
+def test_the_loss_in_use_is_the_chosen_one(tmp_path, shapes):
+    """alpha-iou at alpha 1 is the IoU loss, exactly; at alpha 3 training goes elsewhere."""
+    weights = {}
+    for name, loss, alpha in (
+        ("iou", "iou", None),
+        ("a1", "alpha-iou", 1.0),
+        ("a3", "alpha-iou", 3.0),
+    ):
+        trainer = Trainer(
+            toy_config(shapes, tmp_path / name, loss=loss, alpha=alpha), log=lambda _: None
+        )
+        trainer.train()
+        weights[name] = state_of(trainer)
+    for key, value in weights["iou"].items():
+        assert torch.equal(value, weights["a1"][key]), key
+    assert any(not torch.equal(v, weights["a3"][k]) for k, v in weights["iou"].items())
+
+
+def test_resume_gives_the_uninterrupted_result(tmp_path, shapes):
+    whole = Trainer(toy_config(shapes, tmp_path / "whole"), log=lambda _: None)
+    whole.train()
+
+    def interrupt(line):
+        if line.startswith("step 5/"):
+            raise KeyboardInterrupt  # killed after the step-3 checkpoint, before step 6's
+
+    config = toy_config(shapes, tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(config, log=interrupt).train()
+    assert torch.load(tmp_path / "cut/checkpoints/last.pt", weights_only=True)["step"] == 3
+    resumed = Trainer(config, resume=True, log=lambda _: None)
+    resumed.train()
+    for key, value in state_of(whole).items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    steps = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "cut/metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == [1, 2, 3, 4, 5, 6]  # the interrupted run's step 4-5 lines were replaced
+
+
+def test_run_folder_and_eval_command(tmp_path, shapes, capsys):
+    out = tmp_path / "run"
+    result = train_and_evaluate(
+        toy_config(shapes, out, model="retinanet", loss="alpha-ciou"), log=lambda _: None
+    )
+    assert {p.name for p in out.iterdir()} == {
+        "config.json",
+        "metrics.jsonl",
+        "checkpoints",
+        "detections.json",
+        "eval.json",
+    }
+    state = torch.load(out / "checkpoints/last.pt", weights_only=True)
+    assert state["step"] == 6 and "model" in state
+    assert json.loads((out / "config.json").read_text())["loss"] == "alpha-ciou"
+    assert json.loads((out / "eval.json").read_text())["metrics"] == result["metrics"]
+    assert main(["eval", "--run", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"] == pytest.approx(result["metrics"])
+    detections = json.loads((out / "detections.json").read_text())
+    val = json.loads((shapes / "annotations/val.json").read_text())
+    assert {d["image_id"] for d in detections} <= {i["id"] for i in val["images"]}
+
+
+def test_run_folder_errors(tmp_path, shapes):
+    out = tmp_path / "run"
+    Trainer(toy_config(shapes, out, max_steps=1), log=lambda _: None).train()
+    with pytest.raises(NoisyboxError, match="holds a run already; pass --resume"):
+        Trainer(toy_config(shapes, out, max_steps=1), log=lambda _: None)
+    with pytest.raises(NoisyboxError, match="changed: lr"):
+        Trainer(toy_config(shapes, out, max_steps=1, lr=0.1), resume=True, log=lambda _: None)
+    with pytest.raises(NoisyboxError, match="never downloads weights"):
+        Trainer(
+            toy_config(shapes, tmp_path / "w", weights=str(tmp_path / "none.pt")),
+            log=lambda _: None,
+        )
+    if not torch.cuda.is_available():
+        with pytest.raises(NoisyboxError, match="no CUDA device"):
+            Trainer(toy_config(shapes, tmp_path / "c", device="cuda"), log=lambda _: None)
+
+
+def test_weights_load_from_a_local_checkpoint(tmp_path, shapes):
+    first = Trainer(toy_config(shapes, tmp_path / "a", max_steps=2), log=lambda _: None)
+    first.train()
+    lines = []
+    second = Trainer(
+        toy_config(
+            shapes, tmp_path / "b", max_steps=1, weights=str(tmp_path / "a/checkpoints/last.pt")
+        ),
+        log=lines.append,
+    )
+    assert "0 missing, 0 unexpected" in lines[-1]
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(value, second.model.state_dict()[key])
+
+
+def test_images_without_boxes_and_degenerate_boxes_are_kept(tmp_path, shapes):
+    train = json.loads((shapes / "annotations/train.json").read_text())
+    emptied = train["annotations"][0]["image_id"]
+    train["annotations"] = [a for a in train["annotations"] if a["image_id"] != emptied]
+    train["annotations"][0]["bbox"][2] = 0.5  # narrower than a pixel: left out, counted
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(train))
+    lines = []
+    trainer = Trainer(
+        toy_config(shapes, tmp_path / "run", train_annotations=str(path)), log=lines.append
+    )
+    assert len(trainer.train_set) == len(train["images"])  # no image dropped
+    assert trainer.train_set.targets.filtered == 1 and "1 degenerate training boxes" in lines[0]
+    trainer.train()
+
+
+def test_train_on_a_yolo_copy(tmp_path, shapes):
+    """Any annotation format trains: a YOLO copy of the training labels."""
+    train = json.loads((shapes / "annotations/train.json").read_text())
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for image in train["images"]:
+        rows = [a for a in train["annotations"] if a["image_id"] == image["id"]]
+        lines = [
+            f"{a['category_id']} {(a['bbox'][0] + a['bbox'][2] / 2) / 64:.6f} "
+            f"{(a['bbox'][1] + a['bbox'][3] / 2) / 64:.6f} {a['bbox'][2] / 64:.6f} "
+            f"{a['bbox'][3] / 64:.6f}"
+            for a in rows
+        ]
+        (labels / image["file_name"].replace(".png", ".txt")).write_text("\n".join(lines) + "\n")
+    config = toy_config(shapes, tmp_path / "run", train_annotations=str(labels), max_steps=2)
+    trainer = Trainer(config, log=lambda _: None)
+    coco = Trainer(toy_config(shapes, tmp_path / "ref", max_steps=2), log=lambda _: None)
+    for yolo_boxes, coco_boxes in zip(
+        trainer.train_set.targets.boxes, coco.train_set.targets.boxes, strict=True
+    ):
+        np.testing.assert_allclose(yolo_boxes * 64, coco_boxes, atol=1e-3)
+    trainer.train()
+
+
+def test_smoke_run_on_real_photos(tmp_path):
+    """The raccoon photos (VOC, grayscale ones included) train and evaluate."""
+    root = SHARED / "raccoon"
+    if not root.is_dir():
+        pytest.skip(f"{root} is absent: the shared real datasets are not on this machine")
+    config = TrainConfig(
+        train_annotations=str(root / "annotations"),
+        val_annotations=str(root / "annotations"),
+        images=str(root / "images"),
+        image_size=64,
+        batch_size=4,
+        max_steps=2,
+        warmup_steps=1,
+        out=str(tmp_path / "run"),
+        log_every=1,
+    )
+    result = train_and_evaluate(config, log=lambda _: None)
+    assert result["ground_truths"] == 217 and set(result["metrics"]) >= {"mAP", "mAP75:95"}
