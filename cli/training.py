@@ -54,7 +54,7 @@ def train(
     ] = "iou",
     alpha: Annotated[float | None, typer.Option(help="α of an alpha-* loss.")] = None,
     alpha_penalty: Annotated[float | None, typer.Option(help="α of the penalty term.")] = None,
-    model: Annotated[str, typer.Option(help="fcos or retinanet.")] = "fcos",
+    model: Annotated[str, typer.Option(help="fcos, retinanet or faster-rcnn.")] = "fcos",
     backbone: Annotated[str, typer.Option(help="tiny, resnet18/34/50 or mobilenet_v3.")] = "tiny",
     img_size: Annotated[int, typer.Option(help="Square input side, pixels.")] = 128,
     epochs: Annotated[int | None, typer.Option(help="Passes over the training images.")] = None,

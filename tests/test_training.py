@@ -255,3 +255,88 @@ def test_smoke_run_on_real_photos(tmp_path):
     )
     result = train_and_evaluate(config, log=lambda _: None)
     assert result["ground_truths"] == 217 and set(result["metrics"]) >= {"mAP", "mAP75:95"}
+
+
+def _toy_batch(count=4, size=64):
+    generator = torch.Generator().manual_seed(0)
+    images = [torch.rand(3, size, size, generator=generator) for _ in range(count)]
+    targets = [
+        {
+            "boxes": torch.tensor([[4.0, 6.0, 30.0, 40.0], [30.0, 30.0, 60.0, 50.0]]),
+            "labels": torch.tensor([1, 3]),
+        }
+        for _ in range(count)
+    ]
+    targets[0] = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)}
+    return images, targets
+
+
+@pytest.mark.parametrize("model", ["fcos", "retinanet", "faster-rcnn"])
+@pytest.mark.parametrize("loss", ["alpha-ciou", "giou", "smooth-l1"])
+def test_every_model_trains_with_every_kind_of_loss(model, loss):
+    from noisybox.losses import build_loss
+    from noisybox.training.models import build_detector
+
+    torch.manual_seed(0)
+    detector = build_detector(model, "tiny", 4, 64, build_loss(loss, reduction="sum"))
+    images, targets = _toy_batch()
+    losses = detector(images, targets)
+    total = sum(losses.values())
+    total.backward()
+    assert torch.isfinite(total)
+    assert all(torch.isfinite(p.grad).all() for p in detector.parameters() if p.grad is not None)
+
+
+def test_faster_rcnn_smooth_l1_is_torchvisions_own_loss():
+    from torchvision.models.detection.roi_heads import RoIHeads
+
+    from noisybox.losses import build_loss
+    from noisybox.training.models import build_detector
+
+    torch.manual_seed(0)
+    ours = build_detector("faster-rcnn", "tiny", 4, 64, build_loss("smooth-l1", reduction="sum"))
+    heads = ours.roi_heads
+    stock = RoIHeads(
+        heads.box_roi_pool,
+        heads.box_head,
+        heads.box_predictor,
+        0.5,
+        0.5,
+        512,
+        0.25,
+        None,
+        0.05,
+        0.5,
+        100,
+    )
+    images, targets = _toy_batch()
+    results = []
+    for roi_heads in (heads, stock):
+        ours.roi_heads = roi_heads
+        torch.manual_seed(1)  # the RoI sampler draws at random
+        results.append(ours(images, targets))
+    assert set(results[0]) == set(results[1])
+    for key in results[0]:
+        torch.testing.assert_close(results[0][key], results[1][key], rtol=0, atol=0)
+
+
+def test_zero_size_fcos_predictions_stay_finite():
+    """Early FCOS predicts boxes of zero size, where torchvision's CIoU has a NaN gradient."""
+    from torchvision.models.detection._utils import BoxLinearCoder
+    from torchvision.ops import complete_box_iou_loss
+
+    from noisybox.losses import build_loss
+    from noisybox.training.models import _decode, regression_loss
+
+    coder = BoxLinearCoder(normalize_by_size=True)
+    anchors = torch.tensor([[8.0, 8.0, 16.0, 16.0], [16.0, 16.0, 48.0, 48.0]])
+    gt = torch.tensor([[6.0, 5.0, 20.0, 30.0], [10.0, 12.0, 40.0, 44.0]])
+    regression = torch.zeros(2, 4, requires_grad=True)  # decodes to zero-size boxes
+    stock = complete_box_iou_loss(_decode(coder, regression, anchors), gt, reduction="sum")
+    (stock_grad,) = torch.autograd.grad(stock, regression)
+    assert not torch.isfinite(stock_grad).all()  # the pitfall exists
+    loss = regression_loss(
+        build_loss("alpha-ciou", reduction="sum"), coder, regression, anchors, gt
+    )
+    (grad,) = torch.autograd.grad(loss, regression)
+    assert torch.isfinite(loss) and torch.isfinite(grad).all() and grad.abs().sum() > 0

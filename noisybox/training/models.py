@@ -12,19 +12,20 @@ from collections import OrderedDict
 
 import torch
 from torch import Tensor, nn
-from torchvision.models.detection import FCOS, RetinaNet
+from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet
 from torchvision.models.detection._utils import BoxLinearCoder
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import mobilenet_backbone, resnet_fpn_backbone
 from torchvision.models.detection.fcos import FCOSHead
 from torchvision.models.detection.retinanet import RetinaNetHead, RetinaNetRegressionHead
-from torchvision.ops import sigmoid_focal_loss
+from torchvision.models.detection.roi_heads import RoIHeads
+from torchvision.ops import MultiScaleRoIAlign, sigmoid_focal_loss
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelP6P7
 
 from ..errors import NoisyboxError
 from ..losses import CoordinateLoss
 
-MODELS = ("fcos", "retinanet")
+MODELS = ("fcos", "retinanet", "faster-rcnn")
 BACKBONES = ("tiny", "resnet18", "resnet34", "resnet50", "mobilenet_v3")
 
 
@@ -141,6 +142,41 @@ class RetinaNetRegressionHeadWithLoss(RetinaNetRegressionHead):
         return sum(losses) / max(1, len(targets))
 
 
+class RoIHeadsWithLoss(RoIHeads):
+    """torchvision's Faster R-CNN box head with ``box_loss`` on the sampled RoIs.
+
+    IoU-based losses compare the boxes decoded from the regression of each positive RoI (for
+    its ground-truth class) with the boxes decoded from its targets; ``smooth-l1`` on the
+    encoded deltas is torchvision's own loss. Both are summed and divided by the number of
+    sampled RoIs, as torchvision does. Inference is torchvision's.
+    """
+
+    def __init__(self, box_loss: nn.Module, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.box_loss = box_loss
+
+    def forward(self, features, proposals, image_shapes, targets=None):
+        if not self.training:
+            return super().forward(features, proposals, image_shapes, targets)
+        proposals, _, labels, regression_targets = self.select_training_samples(proposals, targets)
+        box_features = self.box_head(self.box_roi_pool(features, proposals, image_shapes))
+        class_logits, box_regression = self.box_predictor(box_features)
+        labels, regression_targets = torch.cat(labels), torch.cat(regression_targets)
+        positive = torch.where(labels > 0)[0]
+        per_class = box_regression.reshape(len(labels), -1, 4)[positive, labels[positive]]
+        anchors = torch.cat(proposals)[positive]
+        if isinstance(self.box_loss, CoordinateLoss):
+            loss_box = self.box_loss(per_class, regression_targets[positive])
+        else:
+            gt_boxes = _decode(self.box_coder, regression_targets[positive], anchors)
+            loss_box = self.box_loss(_decode(self.box_coder, per_class, anchors), gt_boxes)
+        losses = {
+            "loss_classifier": nn.functional.cross_entropy(class_logits, labels),
+            "loss_box_reg": loss_box / labels.numel(),
+        }
+        return [], losses
+
+
 class TinyBackbone(nn.Module):
     """A small CNN with an FPN, about 1M parameters, for CPU runs.
 
@@ -239,6 +275,21 @@ def build_detector(
         return RetinaNet(
             body, num_classes + 1, anchor_generator=anchors, head=head, score_thresh=0.05, **common
         )
+    if model == "faster-rcnn":
+        levels = ["0", "1", "2"]  # the FPN maps of strides 8, 16 and 32
+        rpn_sizes = tuple((max(8, round(size * scale * 2)),) for size in (32, 64, 128, 256, 512))
+        detector = FasterRCNN(
+            body, num_classes + 1, box_score_thresh=0.05, min_size=image_size,
+            max_size=image_size, box_detections_per_img=100,
+            rpn_anchor_generator=AnchorGenerator(rpn_sizes, ((0.5, 1.0, 2.0),) * 5),
+            box_roi_pool=MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=2),
+        )
+        heads = detector.roi_heads
+        detector.roi_heads = RoIHeadsWithLoss(
+            box_loss, heads.box_roi_pool, heads.box_head, heads.box_predictor,
+            0.5, 0.5, 512, 0.25, None, 0.05, 0.5, 100,
+        )
+        return detector
     raise NoisyboxError(f"--model must be one of {', '.join(MODELS)}; got {model!r}")
 
 
