@@ -112,6 +112,8 @@ def train(
         out=str(out),
     )
     result = train_and_evaluate(config, resume=resume)
+    if not result:  # another process of a torchrun group: rank 0 reports
+        return
     metrics = result["metrics"]
     typer.echo(
         f"{out}: mAP {metrics['mAP']:.2f}  mAP75:95 {metrics['mAP75:95']:.2f}  "

@@ -279,15 +279,29 @@ def build_detector(
         levels = ["0", "1", "2"]  # the FPN maps of strides 8, 16 and 32
         rpn_sizes = tuple((max(8, round(size * scale * 2)),) for size in (32, 64, 128, 256, 512))
         detector = FasterRCNN(
-            body, num_classes + 1, box_score_thresh=0.05, min_size=image_size,
-            max_size=image_size, box_detections_per_img=100,
+            body,
+            num_classes + 1,
+            box_score_thresh=0.05,
+            min_size=image_size,
+            max_size=image_size,
+            box_detections_per_img=100,
             rpn_anchor_generator=AnchorGenerator(rpn_sizes, ((0.5, 1.0, 2.0),) * 5),
             box_roi_pool=MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=2),
         )
         heads = detector.roi_heads
         detector.roi_heads = RoIHeadsWithLoss(
-            box_loss, heads.box_roi_pool, heads.box_head, heads.box_predictor,
-            0.5, 0.5, 512, 0.25, None, 0.05, 0.5, 100,
+            box_loss,
+            heads.box_roi_pool,
+            heads.box_head,
+            heads.box_predictor,
+            0.5,
+            0.5,
+            512,
+            0.25,
+            None,
+            0.05,
+            0.5,
+            100,
         )
         return detector
     raise NoisyboxError(f"--model must be one of {', '.join(MODELS)}; got {model!r}")

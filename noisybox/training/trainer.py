@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -101,13 +102,24 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, resume: bool = False, log=None):
         self.config, self.resume = config, resume
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.rank, self.world = _init_distributed(config.device)
+        quiet = self.rank != 0
+        self.log = (
+            (lambda line: None)
+            if quiet
+            else (log or (lambda line: print(line, file=sys.stderr, flush=True)))
+        )
         self.run_dir = Path(config.out)
         self._check_run_dir()
+        if self.world > 1:
+            torch.distributed.barrier()  # every rank checked the folder before rank 0 writes
         if config.deterministic:
             torch.use_deterministic_algorithms(True)
             torch.backends.cudnn.benchmark = False
         self.device = select_device(config.device)
+        if self.device.type == "cuda" and self.world > 1:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(self.device)
         if self.device.type == "cuda" and not config.deterministic:
             torch.backends.cudnn.benchmark = True
         torch.manual_seed(config.seed)
@@ -144,7 +156,12 @@ class Trainer:
         ).to(self.device)
         if config.weights:
             self._load_weights(Path(config.weights))
-        per_epoch = max(1, len(self.train_set) // config.batch_size)
+        self.train_model = self.model
+        if self.world > 1:
+            self.train_model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        per_epoch = max(1, len(self.train_set) // (config.batch_size * self.world))
         if config.max_steps is None and config.epochs is None:
             raise NoisyboxError("give --epochs or --max-steps")
         self.total_steps = (
@@ -187,6 +204,8 @@ class Trainer:
         self.log(f"loaded {path}: {len(missing)} missing, {len(unexpected)} unexpected tensors")
 
     def _save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -205,7 +224,7 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         metrics = self.run_dir / "metrics.jsonl"
-        if metrics.exists():  # forget steps logged after the checkpoint
+        if metrics.exists() and self.rank == 0:  # forget steps logged after the checkpoint
             lines = [
                 line
                 for line in metrics.read_text().splitlines()
@@ -220,16 +239,22 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.resume:
             self._restore()
-        else:
+        elif self.rank == 0:
             with atomic_write(self.run_dir / "config.json") as handle:
                 handle.write(json.dumps(config.to_json(), indent=2).encode())
         self.log(
             f"{config.model} + {config.backbone} ({count_parameters(self.model):,} parameters), "
             f"loss {config.loss}, {len(self.train_set)} training images, {self.total_steps} steps "
-            f"on {self.device}"
+            f"on {self.device}" + (f" x {self.world} processes" if self.world > 1 else "")
         )
         sampler = EpochBatchSampler(
-            len(self.train_set), config.batch_size, config.seed, self.total_steps, self.step
+            len(self.train_set),
+            config.batch_size,
+            config.seed,
+            self.total_steps,
+            self.step,
+            rank=self.rank,
+            world=self.world,
         )
         loader = torch.utils.data.DataLoader(
             self.train_set,
@@ -240,8 +265,9 @@ class Trainer:
             persistent_workers=config.workers > 0,
         )
         self.model.train()
-        started, images_seen = time.perf_counter(), 0
-        with (self.run_dir / "metrics.jsonl").open("a") as metrics:
+        started, images_seen, first_step = time.perf_counter(), 0, self.step
+        metrics_path = self.run_dir / "metrics.jsonl" if self.rank == 0 else Path(os.devnull)
+        with metrics_path.open("a") as metrics:
             for images, targets in loader:
                 lr = _learning_rate(self.step, config, self.total_steps)
                 for group in self.optimizer.param_groups:
@@ -256,7 +282,7 @@ class Trainer:
                     dtype=self.amp_dtype or torch.float32,
                     enabled=self.amp_dtype is not None,
                 ):
-                    losses = self.model(images, targets)
+                    losses = self.train_model(images, targets)
                 total = sum(losses.values())
                 if not torch.isfinite(total):
                     raise NoisyboxError(
@@ -269,27 +295,34 @@ class Trainer:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
                 self.step += 1
-                images_seen += len(images)
+                images_seen += len(images) * self.world
                 if self.step % config.log_every == 0 or self.step == self.total_steps:
                     elapsed = time.perf_counter() - started
+                    values = self._mean_over_ranks({"loss": total, **losses})
                     record = {
                         "step": self.step,
                         "lr": lr,
-                        "loss": total.item(),
-                        **{k: v.item() for k, v in losses.items()},
+                        **values,
                         "images_per_s": images_seen / elapsed,
+                        "processes": self.world,
                     }
                     metrics.write(json.dumps(record) + "\n")
                     metrics.flush()
-                    eta = (
-                        (self.total_steps - self.step) * elapsed / max(1, images_seen / len(images))
-                    )
+                    eta = (self.total_steps - self.step) * elapsed / (self.step - first_step)
                     self.log(
-                        f"step {self.step}/{self.total_steps}  loss {total.item():.4f}  "
+                        f"step {self.step}/{self.total_steps}  loss {values['loss']:.4f}  "
                         f"lr {lr:.2e}  {record['images_per_s']:.1f} img/s  ETA {eta:.0f} s"
                     )
                 if self.step % config.checkpoint_every == 0 or self.step == self.total_steps:
                     self._save_checkpoint()
+
+    def _mean_over_ranks(self, losses: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Loss values averaged over the processes (every rank calls this at the same steps)."""
+        stacked = torch.stack([value.detach().float() for value in losses.values()])
+        if self.world > 1:
+            torch.distributed.all_reduce(stacked)
+            stacked /= self.world
+        return dict(zip(losses, stacked.tolist(), strict=True))
 
     def ground_truth(self) -> dict:
         """The clean validation annotations as a COCO document (a COCO file as it is)."""
@@ -379,4 +412,21 @@ def train_and_evaluate(config: TrainConfig, resume: bool = False, log=None) -> d
     """Train as ``config`` says (or finish an interrupted run), evaluate, return eval.json."""
     trainer = Trainer(config, resume=resume, log=log)
     trainer.train()  # a resumed run that had finished trains no further step
+    if trainer.world > 1:
+        torch.distributed.barrier()
+        result = trainer.evaluate() if trainer.rank == 0 else {}
+        torch.distributed.destroy_process_group()
+        return result
     return trainer.evaluate()
+
+
+def _init_distributed(device: str) -> tuple[int, int]:
+    """``(rank, world size)``: under ``torchrun`` joins its process group (NCCL on GPUs,
+    gloo on the CPU); ``(0, 1)`` otherwise. ``--batch-size`` is per process."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world == 1:
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        gpu = device != "cpu" and torch.cuda.is_available()
+        torch.distributed.init_process_group(backend="nccl" if gpu else "gloo")
+    return torch.distributed.get_rank(), world
