@@ -67,6 +67,7 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cuda or cpu.")] = "auto",
     amp: Annotated[bool, typer.Option(help="Mixed precision (bf16 where supported).")] = False,
     workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 0,
+    augment: Annotated[bool, typer.Option(help="Flip, scale and colour jitter.")] = True,
     weights: Annotated[Path | None, typer.Option(help="Local checkpoint to start from.")] = None,
     deterministic: Annotated[bool, typer.Option(help="Deterministic kernels only.")] = False,
     compile_loss: Annotated[bool, typer.Option(help="torch.compile the box loss.")] = False,

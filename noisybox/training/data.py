@@ -61,15 +61,18 @@ def prepare_targets(annotations: Annotations, label_of: dict[int, int]) -> Prepa
     return Prepared(per_image_boxes, per_image_labels, int((valid & ~keep).sum()))
 
 
-def build_transform(image_size: int, train: bool) -> A.Compose:
+def build_transform(image_size: int, augment: bool) -> A.Compose:
     """Resize the longer side to ``image_size`` and pad to a square (top-left, so that boxes
-    map back by a single scale); for training also flip, scale jitter and colour jitter."""
+    map back by a single scale); to augment, also flip, scale jitter and colour jitter.
+
+    Boxes are clipped and filtered once, after the last transform.
+    """
     steps: list = [A.LongestMaxSize(max_size=image_size)]
-    if train:
+    if augment:
         steps += [
             A.HorizontalFlip(p=0.5),
             A.Affine(scale=(0.75, 1.25), keep_ratio=True, p=0.5),
-            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02, p=0.5),
+            A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
         ]
     steps.append(A.PadIfNeeded(image_size, image_size, position="top_left", border_mode=0, fill=0))
     return A.Compose(
@@ -99,19 +102,22 @@ class DetectionDataset(torch.utils.data.Dataset):
         images_dir: Path,
         label_of: dict[int, int],
         image_size: int,
-        train: bool,
+        augment: bool,
         seed: int = 0,
     ):
         self.annotations, self.images_dir = annotations, Path(images_dir)
         self.targets = prepare_targets(annotations, label_of)
-        self.transform = build_transform(image_size, train)
-        self.seed = seed
+        self.transform = build_transform(image_size, augment)
+        self.augment, self.image_size, self.seed = augment, image_size, seed
+        self._paths: dict[int, Path] = {}
 
     def __len__(self) -> int:
         return self.annotations.num_images
 
     def image_path(self, index: int) -> Path:
-        return find_image(self.images_dir, self.annotations.image_name[index])
+        if index not in self._paths:  # found once: every epoch reads the same file
+            self._paths[index] = find_image(self.images_dir, self.annotations.image_name[index])
+        return self._paths[index]
 
     def __getitem__(self, item: int | tuple[int, int]):
         index, epoch = item if isinstance(item, tuple) else (item, 0)

@@ -55,6 +55,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False
     workers: int = 0
+    augment: bool = True
     weights: str | None = None
     deterministic: bool = False
     compile_loss: bool = False
@@ -129,7 +130,12 @@ class Trainer:
         self.label_of = {category: label for label, category in enumerate(category_ids, start=1)}
         self.category_of = {label: category for category, label in self.label_of.items()}
         self.train_set = DetectionDataset(
-            train, Path(config.images), self.label_of, config.image_size, True, config.seed
+            train,
+            Path(config.images),
+            self.label_of,
+            config.image_size,
+            config.augment,
+            config.seed,
         )
         self.val_set = DetectionDataset(
             self.val,

@@ -1,0 +1,163 @@
+"""Training throughput: ``noisybox train``'s loop against a plain torchvision training loop.
+
+Same model (FCOS on the tiny CNN+FPN backbone), same data (the built-in shapes dataset), same
+batch size and optimizer, same number of steps after a warm-up, median of ``--repeats``:
+
+- plain torchvision: torchvision's own FCOS head (GIoU), a DataLoader that reads each image
+  with PIL and converts it to a tensor, no augmentation;
+- noisybox: ``Trainer`` with ``--loss giou`` (decoded boxes, albumentations augmentation,
+  seeded per sample), ``--workers`` data processes, ``--amp`` when asked; and the same with
+  ``--no-augment``, which does the plain loop's work.
+
+    python benchmarks/bench_train.py                      # CPU, toy size
+    python benchmarks/bench_train.py --device cuda --backbone resnet50 --img-size 640 --amp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.models.detection import FCOS
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+
+from noisybox.shapes import ShapesConfig, make_shapes_dataset
+from noisybox.training.models import build_backbone
+from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder
+
+
+class PlainDataset(torch.utils.data.Dataset):
+    def __init__(self, folder: Path):
+        document = json.loads((folder / "annotations/train.json").read_text())
+        self.folder, self.images = folder, document["images"]
+        self.boxes = {image["id"]: [] for image in self.images}
+        self.labels = {image["id"]: [] for image in self.images}
+        for record in document["annotations"]:
+            x, y, w, h = record["bbox"]
+            self.boxes[record["image_id"]].append([x, y, x + w, y + h])
+            self.labels[record["image_id"]].append(record["category_id"])
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        image = self.images[index]
+        pixels = np.asarray(Image.open(self.folder / "images" / image["file_name"]).convert("RGB"))
+        tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255
+        boxes = torch.tensor(self.boxes[image["id"]], dtype=torch.float32).reshape(-1, 4)
+        return tensor, {"boxes": boxes, "labels": torch.tensor(self.labels[image["id"]])}
+
+
+def plain_loop(folder: Path, args, steps: int) -> float:
+    """Images per second of a textbook torchvision training loop."""
+    torch.manual_seed(0)
+    anchors = AnchorGenerator(tuple((s,) for s in (8, 16, 32, 64, 128)), ((1.0,),) * 5)
+    model = FCOS(
+        build_backbone(args.backbone),
+        5,
+        anchor_generator=anchors,
+        min_size=args.img_size,
+        max_size=args.img_size,
+    ).to(args.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    loader = torch.utils.data.DataLoader(
+        PlainDataset(folder),
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        collate_fn=lambda batch: tuple(zip(*batch, strict=True)),
+    )
+    model.train()
+    done, started = 0, None
+    while done < steps + args.warmup:
+        for images, targets in loader:
+            if done == args.warmup:
+                started = time.perf_counter()
+            images = [image.to(args.device) for image in images]
+            targets = [{k: v.to(args.device) for k, v in t.items()} for t in targets]
+            loss = sum(model(images, targets).values())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            done += 1
+            if done == steps + args.warmup:
+                break
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+    return steps * args.batch_size / (time.perf_counter() - started)
+
+
+def noisybox_loop(folder: Path, args, steps: int, out: Path, augment: bool) -> float:
+    config = TrainConfig(
+        **data_from_folder(folder),
+        model="fcos",
+        backbone=args.backbone,
+        loss="giou",
+        image_size=args.img_size,
+        batch_size=args.batch_size,
+        max_steps=steps + args.warmup,
+        lr=1e-3,
+        device=args.device,
+        amp=args.amp,
+        workers=args.workers,
+        out=str(out),
+        log_every=args.warmup,
+        checkpoint_every=10**9,
+    )
+    trainer = Trainer(config, log=lambda line: None)
+    trainer.train()
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    first, last = records[0], records[-1]
+    # throughput after the warm-up: images between the two records over the time between them
+    first_time = first["step"] * args.batch_size / first["images_per_s"]
+    last_time = last["step"] * args.batch_size / last["images_per_s"]
+    return (last["step"] - first["step"]) * args.batch_size / (last_time - first_time)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backbone", default="tiny")
+    parser.add_argument("--img-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--amp", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "shapes"
+        size = args.img_size
+        make_shapes_dataset(
+            folder,
+            ShapesConfig(images=400, image_size=size, min_size=size // 9, max_size=size * 7 // 16),
+            seed=0,
+        )
+        plain, ours, ours_plain_data = [], [], []
+        for repeat in range(args.repeats):
+            plain.append(plain_loop(folder, args, args.steps))
+            ours.append(noisybox_loop(folder, args, args.steps, Path(tmp) / f"a{repeat}", True))
+            ours_plain_data.append(
+                noisybox_loop(folder, args, args.steps, Path(tmp) / f"n{repeat}", False)
+            )
+        plain_s, ours_s = statistics.median(plain), statistics.median(ours)
+        same_work = statistics.median(ours_plain_data)
+        print(
+            f"FCOS + {args.backbone}, {size} px, batch {args.batch_size}, {args.device}, "
+            f"threads {torch.get_num_threads()}, workers {args.workers}, amp {args.amp}"
+        )
+        print(f"plain torchvision loop: {plain_s:.1f} images/s")
+        print(f"noisybox train:         {ours_s:.1f} images/s  ({ours_s / plain_s:.2f}x)")
+        print(f"  --no-augment:         {same_work:.1f} images/s  ({same_work / plain_s:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
