@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -117,3 +118,12 @@ def write_yolo(folder: Path, files: int = 3, seed: int = 0) -> Path:
             (ending.join(lines) + ending + ending).encode()
         )
     return folder
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """Every file below ``folder`` with a SHA-256 of its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

@@ -11,16 +11,7 @@ from noisybox.cli import main
 
 from noisybox.formats import read_annotations
 
-from .datasets import SHARED, coco_document, write_coco, write_voc, write_yolo
-
-
-def snapshot(folder):
-    """Every file below ``folder`` with a hash of its bytes."""
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+from .datasets import SHARED, coco_document, digest, write_coco, write_voc, write_yolo
 
 
 def run(args, capsys):
@@ -70,19 +61,19 @@ def test_reruns_are_byte_identical(tmp_path, capsys):
             )[0]
             == 0
         )
-    assert snapshot(outputs[0]) == snapshot(outputs[1])
+    assert digest(outputs[0]) == digest(outputs[1])
 
 
 @pytest.mark.parametrize("writer", [write_voc, write_yolo])
 def test_corrupt_folders(tmp_path, capsys, writer):
     source = writer(tmp_path / "labels")
-    before = snapshot(source)
+    before = digest(source)
     code, _, _ = run(
         ["corrupt", source, "--eta", "0.1", "--flip", "0.5", "-o", tmp_path / "n"], capsys
     )
     assert code == 0
-    assert set(snapshot(tmp_path / "n")) == set(before)  # same files, classes.txt included
-    assert snapshot(source) == before
+    assert set(digest(tmp_path / "n")) == set(before)  # same files, classes.txt included
+    assert digest(source) == before
     assert (tmp_path / "n.manifest.json").is_file()
 
 
@@ -183,12 +174,12 @@ BAD_COCO = {
 def test_bad_coco_input_is_one_line_nothing_written(tmp_path, capsys, case):
     edit, message = BAD_COCO[case]
     source = _bad_coco(tmp_path, edit)
-    before = snapshot(tmp_path)
+    before = digest(tmp_path)
     code, out, err = run(["corrupt", source, "--eta", "0.2"], capsys)
     assert code == 2
     assert err.startswith(f"noisybox: error: {source}: ") and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
-    assert snapshot(tmp_path) == before  # nothing written, input untouched
+    assert digest(tmp_path) == before  # nothing written, input untouched
 
 
 @pytest.mark.parametrize(
@@ -230,11 +221,11 @@ EXTERNAL_ENTITY = """<?xml version="1.0"?>
 def test_bad_voc_files(tmp_path, capsys, content, message):
     folder = write_voc(tmp_path / "Annotations")
     (folder / "zzz.xml").write_text(content)
-    before = snapshot(tmp_path)
+    before = digest(tmp_path)
     code, _, err = run(["corrupt", folder, "--eta", "0.2"], capsys)
     assert code == 2 and "zzz.xml" in err and message in err, err
     assert len(err.strip().splitlines()) == 1
-    assert snapshot(tmp_path) == before
+    assert digest(tmp_path) == before
 
 
 def test_voc_record_errors_name_file_and_object(tmp_path, capsys):
@@ -342,7 +333,7 @@ def test_subsample_folders(tmp_path, capsys):
     source = write_voc(tmp_path / "Annotations", files=8)
     assert run(["subsample", source, "--fraction", 0.5, "-o", tmp_path / "half"], capsys)[0] == 0
     assert len(list((tmp_path / "half").iterdir())) == 4
-    for name in snapshot(tmp_path / "half"):
+    for name in digest(tmp_path / "half"):
         assert (tmp_path / "half" / name).read_bytes() == (source / name).read_bytes()
 
 

@@ -1,6 +1,5 @@
 """The built-in dataset, the trainer and its run folder, at toy sizes on the CPU."""
 
-import hashlib
 import json
 
 import numpy as np
@@ -13,7 +12,7 @@ from noisybox.errors import NoisyboxError
 from noisybox.shapes import CLASSES, ShapesConfig, make_shapes_dataset
 from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder, train_and_evaluate
 
-from .datasets import SHARED
+from .datasets import SHARED, digest
 
 TOY = ShapesConfig(images=24, image_size=64, min_size=10, max_size=28, max_shapes=3)
 
@@ -44,14 +43,6 @@ def toy_config(shapes, out, **overrides):
 
 def state_of(trainer):
     return {k: v.clone() for k, v in trainer.model.state_dict().items()}
-
-
-def digest(folder):
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_shapes_dataset_is_deterministic_with_exact_boxes(tmp_path, shapes):
@@ -291,24 +282,12 @@ def test_faster_rcnn_smooth_l1_is_torchvisions_own_loss():
     from torchvision.models.detection.roi_heads import RoIHeads
 
     from noisybox.losses import build_loss
-    from noisybox.training.models import build_detector
+    from noisybox.training.models import ROI_HEAD_SETTINGS, build_detector
 
     torch.manual_seed(0)
     ours = build_detector("faster-rcnn", "tiny", 4, 64, build_loss("smooth-l1", reduction="sum"))
     heads = ours.roi_heads
-    stock = RoIHeads(
-        heads.box_roi_pool,
-        heads.box_head,
-        heads.box_predictor,
-        0.5,
-        0.5,
-        512,
-        0.25,
-        None,
-        0.05,
-        0.5,
-        100,
-    )
+    stock = RoIHeads(heads.box_roi_pool, heads.box_head, heads.box_predictor, **ROI_HEAD_SETTINGS)
     images, targets = _toy_batch()
     results = []
     for roi_heads in (heads, stock):

@@ -27,6 +27,17 @@ from ..losses import CoordinateLoss
 
 MODELS = ("fcos", "retinanet", "faster-rcnn")
 BACKBONES = ("tiny", "resnet18", "resnet34", "resnet50", "mobilenet_v3")
+#: torchvision's Faster R-CNN RoI-head settings, with scores kept down to 0.05 for AP.
+ROI_HEAD_SETTINGS = {
+    "fg_iou_thresh": 0.5,
+    "bg_iou_thresh": 0.5,
+    "batch_size_per_image": 512,
+    "positive_fraction": 0.25,
+    "bbox_reg_weights": None,
+    "score_thresh": 0.05,
+    "nms_thresh": 0.5,
+    "detections_per_img": 100,
+}
 
 
 def _encode(coder, gt_boxes: Tensor, anchors: Tensor) -> Tensor:
@@ -290,18 +301,7 @@ def build_detector(
         )
         heads = detector.roi_heads
         detector.roi_heads = RoIHeadsWithLoss(
-            box_loss,
-            heads.box_roi_pool,
-            heads.box_head,
-            heads.box_predictor,
-            0.5,
-            0.5,
-            512,
-            0.25,
-            None,
-            0.05,
-            0.5,
-            100,
+            box_loss, heads.box_roi_pool, heads.box_head, heads.box_predictor, **ROI_HEAD_SETTINGS
         )
         return detector
     raise NoisyboxError(f"--model must be one of {', '.join(MODELS)}; got {model!r}")
