@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -38,7 +40,8 @@ def make_dataset(
 
 def train(
     data: Annotated[
-        Path | None, typer.Option(help="A folder made by make-dataset (images/, annotations/).")
+        Path | None,
+        typer.Option(help="A dataset folder: from make-dataset, a VOC year, or a YOLO dataset."),
     ] = None,
     train_ann: Annotated[
         Path | None, typer.Option(help="Training annotations (e.g. noisy).")
@@ -68,7 +71,12 @@ def train(
     amp: Annotated[bool, typer.Option(help="Mixed precision (bf16 where supported).")] = False,
     workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 0,
     augment: Annotated[bool, typer.Option(help="Flip, scale and colour jitter.")] = True,
-    weights: Annotated[Path | None, typer.Option(help="Local checkpoint to start from.")] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="A local checkpoint, or 'imagenet' (backbone, from torchvision's cache)."
+        ),
+    ] = None,
     deterministic: Annotated[bool, typer.Option(help="Deterministic kernels only.")] = False,
     compile_loss: Annotated[bool, typer.Option(help="torch.compile the box loss.")] = False,
     out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/run"),
@@ -84,6 +92,8 @@ def train(
         paths["val_annotations"] = str(val_ann)
     if images:
         paths["images"] = str(images)
+    if val_images:
+        paths["val_images"] = str(val_images)
     missing = {"train_annotations", "val_annotations", "images"} - paths.keys()
     if missing:
         raise NoisyboxError("give --data, or --train-ann, --val-ann and --images")
@@ -112,7 +122,8 @@ def train(
         compile_loss=compile_loss,
         out=str(out),
     )
-    result = train_and_evaluate(config, resume=resume)
+    with _progress_display() as on_step:
+        result = train_and_evaluate(config, resume=resume, on_step=on_step)
     if not result:  # another process of a torchrun group: rank 0 reports
         return
     metrics = result["metrics"]
@@ -120,3 +131,43 @@ def train(
         f"{out}: mAP {metrics['mAP']:.2f}  mAP75:95 {metrics['mAP75:95']:.2f}  "
         f"AP50 {metrics['AP50']:.2f}  AP75 {metrics['AP75']:.2f}  (eval.json, detections.json)"
     )
+
+
+@contextlib.contextmanager
+def _progress_display():
+    """A rich progress bar (step, loss, lr, ETA) on a terminal; plain lines otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}  {task.fields[speed]:.1f} img/s"
+        ),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        task = progress.add_task("train", total=None, loss=0.0, lr=0.0, speed=0.0)
+
+        def on_step(record: dict) -> None:
+            progress.update(
+                task,
+                total=record["total"],
+                completed=record["step"],
+                loss=record["loss"],
+                lr=record["lr"],
+                speed=record["images_per_s"],
+            )
+
+        yield on_step

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from noisybox.annotations import Changes
+from noisybox.errors import NoisyboxError
 from noisybox.formats import detect_format, read_annotations, render, write_annotations
 
 from .datasets import SHARED, coco_document, write_coco, write_voc, write_yolo
@@ -155,3 +156,16 @@ def test_real_voc_datasets_round_trip(tmp_path, dataset):
     assert len(files) == len(list(folder.glob("*.xml")))
     for name, data in files.items():
         assert data == (folder / name).read_bytes()
+
+
+def test_voc_image_set_lists(tmp_path):
+    folder = write_voc(tmp_path / "Annotations", files=4)
+    listed = tmp_path / "val.txt"
+    listed.write_text("000003\n000001\n")
+    annotations = read_annotations(folder, split=listed)
+    assert annotations.image_name == ["000003.jpg", "000001.jpg"]
+    listed.write_text("000001\n000009\n")
+    with pytest.raises(NoisyboxError, match="1 listed images have no annotation file"):
+        read_annotations(folder, split=listed)
+    with pytest.raises(NoisyboxError, match="VOC folders only"):
+        read_annotations(write_coco(tmp_path / "a.json"), split=listed)

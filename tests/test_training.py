@@ -357,3 +357,76 @@ def test_torchrun_two_processes_on_gloo(tmp_path, shapes):
     assert [r["step"] for r in records] == [4] and records[0]["processes"] == 2
     assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 4
     assert json.loads((out / "eval.json").read_text())["ground_truths"] > 0
+
+
+def test_voc_year_and_yolo_dataset_layouts(tmp_path):
+    from PIL import Image
+
+    from .datasets import write_voc, write_yolo
+
+    voc = tmp_path / "VOCdevkit" / "VOC2007"
+    write_voc(voc / "Annotations", files=6, size=(96, 80))
+    (voc / "JPEGImages").mkdir()
+    for index in range(6):
+        Image.new("RGB", (96, 80), (index * 30, 80, 120)).save(
+            voc / "JPEGImages" / f"{index:06d}.jpg"
+        )
+    (voc / "ImageSets" / "Main").mkdir(parents=True)
+    (voc / "ImageSets/Main/train.txt").write_text("000000\n000001\n000002\n000003\n")
+    (voc / "ImageSets/Main/val.txt").write_text("000004\n000005\n")
+    paths = data_from_folder(voc)
+    assert paths["train_split"].endswith("ImageSets/Main/train.txt")
+    config = TrainConfig(
+        **paths,
+        image_size=64,
+        batch_size=2,
+        max_steps=2,
+        warmup_steps=1,
+        out=str(tmp_path / "voc_run"),
+    )
+    trainer = Trainer(config, log=lambda _: None)
+    assert (len(trainer.train_set), len(trainer.val_set)) == (4, 2)
+    assert train_and_evaluate(config, log=lambda _: None)["ground_truths"] == 4  # 2 boxes each
+
+    yolo = tmp_path / "yolo"
+    for split, files in (("train", 3), ("val", 2)):
+        write_yolo(yolo / "labels" / split, files=files)
+        (yolo / "images" / split).mkdir(parents=True)
+        for index in range(files):
+            Image.new("RGB", (80, 60)).save(yolo / "images" / split / f"img{index}.png")
+    paths = data_from_folder(yolo)
+    config = TrainConfig(
+        **paths,
+        image_size=64,
+        batch_size=2,
+        max_steps=2,
+        warmup_steps=1,
+        out=str(tmp_path / "yolo_run"),
+    )
+    assert train_and_evaluate(config, log=lambda _: None)["ground_truths"] == 6
+    assert (tmp_path / "yolo_run" / "ground_truth.json").is_file()
+    with pytest.raises(NoisyboxError, match="not a dataset folder noisybox knows"):
+        data_from_folder(tmp_path)
+
+
+def test_imagenet_weights_come_from_the_local_cache_only(tmp_path, shapes, monkeypatch):
+    import torchvision
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    config = toy_config(shapes, tmp_path / "run", backbone="resnet18", weights="imagenet")
+    with pytest.raises(
+        NoisyboxError, match="is not in torchvision's cache and noisybox never downloads"
+    ):
+        Trainer(config, log=lambda _: None)
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.manual_seed(5)
+    reference = torchvision.models.resnet18(weights=None).state_dict()
+    url = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url
+    torch.save(reference, cache / url.rsplit("/", 1)[-1])
+    lines = []
+    trainer = Trainer(config, log=lines.append)
+    assert "loaded ImageNet weights" in lines[-1]
+    body = trainer.model.backbone.body.state_dict()
+    assert torch.equal(body["conv1.weight"], reference["conv1.weight"])
+    assert torch.equal(body["layer4.1.bn2.running_var"], reference["layer4.1.bn2.running_var"])

@@ -47,6 +47,7 @@ def read_annotations(
     *,
     images_dir: str | os.PathLike[str] | None = None,
     on_invalid: str = "error",
+    split: str | os.PathLike[str] | None = None,
 ) -> Annotations:
     """Read a dataset's annotations.
 
@@ -56,6 +57,7 @@ def read_annotations(
         images_dir: where VOC images are, to read a missing ``<size>`` from the image.
         on_invalid: ``error`` (stop at the first invalid record, one line naming file and
             record), ``skip`` (leave invalid records out) or ``keep`` (keep them as they are).
+        split: for a VOC folder, an ``ImageSets/Main/*.txt`` list of the images to read.
     """
     path = Path(path)
     format = format or detect_format(path)
@@ -63,12 +65,16 @@ def read_annotations(
         raise NoisyboxError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
     if not path.exists():
         raise NoisyboxError(f"{path}: no such file or folder")
+    if split is not None and format != "voc":
+        raise NoisyboxError(f"{path}: an image-set list applies to VOC folders only")
     if format == "coco":
         if not path.is_file():
             raise NoisyboxError(f"{path}: a COCO dataset is a .json file")
         annotations = read_coco(path)
     elif format == "voc":
-        annotations = read_voc(path, Path(images_dir) if images_dir else None)
+        annotations = read_voc(
+            path, Path(images_dir) if images_dir else None, Path(split) if split else None
+        )
     else:
         annotations = read_yolo(path)
     return apply_on_invalid(annotations, on_invalid)

@@ -60,10 +60,22 @@ def _parse(path: Path) -> ET.ElementTree:
         raise NoisyboxError(f"{path}: not well-formed XML: {error}") from None
 
 
-def list_voc_files(path: Path) -> list[Path]:
+def list_voc_files(path: Path, split: Path | None = None) -> list[Path]:
+    """The .xml files of a folder (or the file itself); with ``split``, a VOC ``ImageSets``
+    list of image ids, only those, in the list's order."""
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.glob("*.xml") if p.is_file())
+    if split is not None:
+        ids = [line.split()[0] for line in split.read_text().splitlines() if line.strip()]
+        files = [path / f"{image_id}.xml" for image_id in ids]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise NoisyboxError(
+                f"{split}: {len(missing)} listed images have no annotation file "
+                f"in {path} (first: {missing[0]})"
+            )
+    else:
+        files = sorted(p for p in path.glob("*.xml") if p.is_file())
     if not files:
         raise NoisyboxError(f"{path}: no .xml annotation files in this folder")
     return files
@@ -83,9 +95,12 @@ def _image_size_from_file(images_dir: Path, filename: str) -> tuple[float, float
         return float(image.width), float(image.height)
 
 
-def read_voc(path: Path, images_dir: Path | None = None) -> Annotations:
-    """Read VOC XML; a missing ``<size>`` is read from the image when ``images_dir`` is given."""
-    paths = list_voc_files(path)
+def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = None) -> Annotations:
+    """Read VOC XML; a missing ``<size>`` is read from the image when ``images_dir`` is given.
+
+    ``split``: a VOC ``ImageSets/Main/*.txt`` list; only the images it names are read.
+    """
+    paths = list_voc_files(path, split)
     files: list[VocFile] = []
     issues: list[Issue] = []
     rows_boxes, rows_image, rows_names, rows_keys, parsed = [], [], [], [], []

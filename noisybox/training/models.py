@@ -9,6 +9,7 @@ encoded targets, the stock behaviour. Everything else is torchvision's.
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -254,6 +255,43 @@ def build_backbone(name: str) -> nn.Module:
             extra_blocks=LastLevelP6P7(256, 256),
         )
     raise NoisyboxError(f"--backbone must be one of {', '.join(BACKBONES)}; got {name!r}")
+
+
+def load_cached_imagenet_weights(backbone: nn.Module, name: str) -> Path:
+    """Load torchvision's ImageNet weights for backbone ``name`` from torchvision's local cache.
+
+    The cache is ``$TORCH_HOME/hub/checkpoints`` (``~/.cache/torch`` by default), where any
+    earlier torchvision download put them. Nothing is downloaded: a file not in the cache is
+    a clear error that names where it should be.
+    """
+    import torchvision.models as tvm
+
+    enums = {
+        "resnet18": tvm.ResNet18_Weights,
+        "resnet34": tvm.ResNet34_Weights,
+        "resnet50": tvm.ResNet50_Weights,
+        "mobilenet_v3": tvm.MobileNet_V3_Large_Weights,
+    }
+    if name not in enums:
+        raise NoisyboxError(f"--weights imagenet: torchvision has no ImageNet weights for {name!r}")
+    url = enums[name].IMAGENET1K_V1.url
+    path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    if not path.is_file():
+        raise NoisyboxError(
+            f"--weights imagenet: {path} is not in torchvision's cache and noisybox never "
+            f"downloads; put the file from {url} there, or pass --weights PATH"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if name == "mobilenet_v3":
+        state = {
+            k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")
+        }
+    missing, _ = backbone.body.load_state_dict(state, strict=False)
+    if missing:
+        raise NoisyboxError(
+            f"{path}: does not fit the {name} backbone ({len(missing)} missing tensors)"
+        )
+    return path
 
 
 def build_detector(

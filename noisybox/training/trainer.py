@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from ..evaluate import evaluate_detections
 from ..formats import read_annotations
 from ..losses import build_loss
 from .data import DetectionDataset, EpochBatchSampler, collate
-from .models import build_detector, count_parameters
+from .models import build_detector, count_parameters, load_cached_imagenet_weights
 
 
 @dataclass
@@ -38,6 +39,8 @@ class TrainConfig:
     val_annotations: str
     images: str
     val_images: str | None = None
+    train_split: str | None = None
+    val_split: str | None = None
     format: str | None = None
     model: str = "fcos"
     backbone: str = "tiny"
@@ -68,15 +71,43 @@ class TrainConfig:
 
 
 def data_from_folder(folder: Path) -> dict[str, str]:
-    """The layout of ``noisybox make-dataset``: ``images/`` and ``annotations/{train,val}.json``."""
-    paths = {
-        "train_annotations": folder / "annotations" / "train.json",
-        "val_annotations": folder / "annotations" / "val.json",
-        "images": folder / "images",
-    }
+    """Training and validation paths of a dataset folder, in one of three layouts.
+
+    - ``noisybox make-dataset``: ``images/`` and ``annotations/{train,val}.json``;
+    - a VOC devkit year (``VOCdevkit/VOC2007``): ``Annotations/``, ``JPEGImages/`` and
+      ``ImageSets/Main/{train,val}.txt``;
+    - a YOLO dataset: ``images/{train,val}/`` beside ``labels/{train,val}/``.
+    """
+    if (folder / "annotations" / "train.json").is_file():
+        paths = {
+            "train_annotations": folder / "annotations" / "train.json",
+            "val_annotations": folder / "annotations" / "val.json",
+            "images": folder / "images",
+        }
+    elif (folder / "Annotations").is_dir():
+        lists = folder / "ImageSets" / "Main"
+        paths = {
+            "train_annotations": folder / "Annotations",
+            "val_annotations": folder / "Annotations",
+            "images": folder / "JPEGImages",
+            "train_split": lists / "train.txt",
+            "val_split": lists / "val.txt",
+        }
+    elif (folder / "labels" / "train").is_dir():
+        paths = {
+            "train_annotations": folder / "labels" / "train",
+            "val_annotations": folder / "labels" / "val",
+            "images": folder / "images" / "train",
+            "val_images": folder / "images" / "val",
+        }
+    else:
+        raise NoisyboxError(
+            f"{folder}: not a dataset folder noisybox knows (annotations/train.json from "
+            "make-dataset, a VOC year with Annotations/, or a YOLO dataset with labels/train/)"
+        )
     for path in paths.values():
         if not path.exists():
-            raise NoisyboxError(f"{folder}: expected {path.relative_to(folder)} (see make-dataset)")
+            raise NoisyboxError(f"{folder}: expected {path.relative_to(folder)}")
     return {name: str(path) for name, path in paths.items()}
 
 
@@ -101,7 +132,15 @@ def _learning_rate(step: int, config: TrainConfig, total: int) -> float:
 class Trainer:
     """Builds everything a run needs from a :class:`TrainConfig` and runs it."""
 
-    def __init__(self, config: TrainConfig, resume: bool = False, log=None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        resume: bool = False,
+        log: Callable[[str], None] | None = None,
+        on_step: Callable[[dict], None] | None = None,
+    ):
+        """``log`` receives messages; ``on_step`` each logged step's record (with ``total``
+        and ``eta_s``), for a progress display; by default both print lines to stderr."""
         self.config, self.resume = config, resume
         self.rank, self.world = _init_distributed(config.device)
         quiet = self.rank != 0
@@ -110,6 +149,7 @@ class Trainer:
             if quiet
             else (log or (lambda line: print(line, file=sys.stderr, flush=True)))
         )
+        self.on_step = (lambda record: None) if quiet else (on_step or self._log_step)
         self.run_dir = Path(config.out)
         self._check_run_dir()
         if self.world > 1:
@@ -124,8 +164,8 @@ class Trainer:
         if self.device.type == "cuda" and not config.deterministic:
             torch.backends.cudnn.benchmark = True
         torch.manual_seed(config.seed)
-        train = read_annotations(config.train_annotations, config.format)
-        self.val = read_annotations(config.val_annotations, config.format)
+        train = read_annotations(config.train_annotations, config.format, split=config.train_split)
+        self.val = read_annotations(config.val_annotations, config.format, split=config.val_split)
         category_ids = sorted(set(train.categories) | set(self.val.categories))
         self.label_of = {category: label for label, category in enumerate(category_ids, start=1)}
         self.category_of = {label: category for category, label in self.label_of.items()}
@@ -202,6 +242,10 @@ class Trainer:
             )
 
     def _load_weights(self, path: Path) -> None:
+        if str(path) == "imagenet":
+            loaded = load_cached_imagenet_weights(self.model.backbone, self.config.backbone)
+            self.log(f"loaded ImageNet weights for the {self.config.backbone} backbone: {loaded}")
+            return
         if not path.is_file():
             raise NoisyboxError(f"{path}: no such weights file (noisybox never downloads weights)")
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -315,12 +359,16 @@ class Trainer:
                     metrics.write(json.dumps(record) + "\n")
                     metrics.flush()
                     eta = (self.total_steps - self.step) * elapsed / (self.step - first_step)
-                    self.log(
-                        f"step {self.step}/{self.total_steps}  loss {values['loss']:.4f}  "
-                        f"lr {lr:.2e}  {record['images_per_s']:.1f} img/s  ETA {eta:.0f} s"
-                    )
+                    self.on_step({**record, "total": self.total_steps, "eta_s": eta})
                 if self.step % config.checkpoint_every == 0 or self.step == self.total_steps:
                     self._save_checkpoint()
+
+    def _log_step(self, record: dict) -> None:
+        self.log(
+            f"step {record['step']}/{record['total']}  loss {record['loss']:.4f}  "
+            f"lr {record['lr']:.2e}  {record['images_per_s']:.1f} img/s  "
+            f"ETA {record['eta_s']:.0f} s"
+        )
 
     def _mean_over_ranks(self, losses: dict[str, torch.Tensor]) -> dict[str, float]:
         """Loss values averaged over the processes (every rank calls this at the same steps)."""
@@ -414,9 +462,14 @@ class Trainer:
         return result.to_dict()
 
 
-def train_and_evaluate(config: TrainConfig, resume: bool = False, log=None) -> dict:
+def train_and_evaluate(
+    config: TrainConfig,
+    resume: bool = False,
+    log: Callable[[str], None] | None = None,
+    on_step: Callable[[dict], None] | None = None,
+) -> dict:
     """Train as ``config`` says (or finish an interrupted run), evaluate, return eval.json."""
-    trainer = Trainer(config, resume=resume, log=log)
+    trainer = Trainer(config, resume=resume, log=log, on_step=on_step)
     trainer.train()  # a resumed run that had finished trains no further step
     if trainer.world > 1:
         torch.distributed.barrier()
