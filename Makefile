@@ -20,12 +20,12 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 ## demo: the main job on built-in data (until `noisybox bench` lands: make the shapes
-## dataset, train FCOS with alpha-IoU on it for 600 steps on the CPU, evaluate; and Figure 1)
+## dataset, train FCOS with alpha-IoU on it for 1000 steps on the CPU, evaluate; and Figure 1)
 demo: $(STAMP)
 	$(BIN)/noisybox losses plot --output $(OUT)/alpha_iou_curves.png
 	$(BIN)/noisybox make-dataset shapes --out $(OUT)/shapes --images 1000 --seed 0 --overwrite
 	rm -rf $(OUT)/run-alpha-iou
-	$(BIN)/noisybox train --data $(OUT)/shapes --loss alpha-iou --max-steps 600 --device cpu --out $(OUT)/run-alpha-iou
+	$(BIN)/noisybox train --data $(OUT)/shapes --loss alpha-iou --max-steps 1000 --device cpu --out $(OUT)/run-alpha-iou
 	$(BIN)/noisybox eval --run $(OUT)/run-alpha-iou
 
 ## test: the whole test suite and the linter

@@ -79,6 +79,7 @@ def train(
     ] = None,
     deterministic: Annotated[bool, typer.Option(help="Deterministic kernels only.")] = False,
     compile_loss: Annotated[bool, typer.Option(help="torch.compile the box loss.")] = False,
+    tensorboard: Annotated[bool, typer.Option(help="Also log to RUN_DIR/tensorboard.")] = False,
     out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/run"),
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --out.")] = False,
 ) -> None:
@@ -120,6 +121,7 @@ def train(
         weights=str(weights) if weights else None,
         deterministic=deterministic,
         compile_loss=compile_loss,
+        tensorboard=tensorboard,
         out=str(out),
     )
     with _progress_display() as on_step:

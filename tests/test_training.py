@@ -430,3 +430,18 @@ def test_imagenet_weights_come_from_the_local_cache_only(tmp_path, shapes, monke
     body = trainer.model.backbone.body.state_dict()
     assert torch.equal(body["conv1.weight"], reference["conv1.weight"])
     assert torch.equal(body["layer4.1.bn2.running_var"], reference["layer4.1.bn2.running_var"])
+
+
+def test_tensorboard_logging(tmp_path, shapes):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    Trainer(toy_config(shapes, tmp_path / "run", tensorboard=True), log=lambda _: None).train()
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    losses = events.Scalars("train/loss")
+    assert [event.step for event in losses] == [1, 2, 3, 4, 5, 6]
+    logged = [
+        json.loads(line)["loss"]
+        for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()
+    ]
+    assert [event.value for event in losses] == pytest.approx(logged, rel=1e-6)

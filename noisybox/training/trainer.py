@@ -62,6 +62,7 @@ class TrainConfig:
     weights: str | None = None
     deterministic: bool = False
     compile_loss: bool = False
+    tensorboard: bool = False
     log_every: int = 10
     checkpoint_every: int = 100
     out: str = "runs/run"
@@ -317,6 +318,7 @@ class Trainer:
         self.model.train()
         started, images_seen, first_step = time.perf_counter(), 0, self.step
         metrics_path = self.run_dir / "metrics.jsonl" if self.rank == 0 else Path(os.devnull)
+        board = _tensorboard_writer(self.run_dir) if config.tensorboard and self.rank == 0 else None
         with metrics_path.open("a") as metrics:
             for images, targets in loader:
                 lr = _learning_rate(self.step, config, self.total_steps)
@@ -360,8 +362,14 @@ class Trainer:
                     metrics.flush()
                     eta = (self.total_steps - self.step) * elapsed / (self.step - first_step)
                     self.on_step({**record, "total": self.total_steps, "eta_s": eta})
+                    if board is not None:
+                        for name, value in record.items():
+                            if name != "step":
+                                board.add_scalar(f"train/{name}", value, self.step)
                 if self.step % config.checkpoint_every == 0 or self.step == self.total_steps:
                     self._save_checkpoint()
+        if board is not None:
+            board.close()
 
     def _log_step(self, record: dict) -> None:
         self.log(
@@ -477,6 +485,17 @@ def train_and_evaluate(
         torch.distributed.destroy_process_group()
         return result
     return trainer.evaluate()
+
+
+def _tensorboard_writer(run_dir: Path):
+    """A TensorBoard writer into ``RUN_DIR/tensorboard`` (the optional tensorboard package)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise NoisyboxError(
+            "--tensorboard needs the tensorboard package: pip install tensorboard"
+        ) from None
+    return SummaryWriter(str(run_dir / "tensorboard"))
 
 
 def _init_distributed(device: str) -> tuple[int, int]:
