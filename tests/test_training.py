@@ -445,3 +445,11 @@ def test_tensorboard_logging(tmp_path, shapes):
         for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()
     ]
     assert [event.value for event in losses] == pytest.approx(logged, rel=1e-6)
+
+
+def test_a_diverging_run_stops_with_a_clear_error(tmp_path, shapes):
+    config = toy_config(shapes, tmp_path / "run", lr=1e9, warmup_steps=1, log_every=2)
+    with pytest.raises(
+        NoisyboxError, match=r"the loss became (nan|inf) by step \d+; try a lower --lr"
+    ):
+        Trainer(config, log=lambda _: None).train()

@@ -164,7 +164,6 @@ class Trainer:
             torch.cuda.set_device(self.device)
         if self.device.type == "cuda" and not config.deterministic:
             torch.backends.cudnn.benchmark = True
-        torch.manual_seed(config.seed)
         train = read_annotations(config.train_annotations, config.format, split=config.train_split)
         self.val = read_annotations(config.val_annotations, config.format, split=config.val_split)
         category_ids = sorted(set(train.categories) | set(self.val.categories))
@@ -336,10 +335,6 @@ class Trainer:
                 ):
                     losses = self.train_model(images, targets)
                 total = sum(losses.values())
-                if not torch.isfinite(total):
-                    raise NoisyboxError(
-                        f"the loss became {total.item()} at step {self.step}; try a lower --lr"
-                    )
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(total).backward()
                 self.scaler.unscale_(self.optimizer)
@@ -351,6 +346,11 @@ class Trainer:
                 if self.step % config.log_every == 0 or self.step == self.total_steps:
                     elapsed = time.perf_counter() - started
                     values = self._mean_over_ranks({"loss": total, **losses})
+                    if not math.isfinite(values["loss"]):  # the same on every rank: all stop
+                        loss = values["loss"]
+                        raise NoisyboxError(
+                            f"the loss became {loss} by step {self.step}; try a lower --lr"
+                        )
                     record = {
                         "step": self.step,
                         "lr": lr,
