@@ -68,7 +68,13 @@ def train(
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up, cosine).")] = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed of initialization, order and augmentation.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cuda or cpu.")] = "auto",
-    amp: Annotated[bool, typer.Option(help="Mixed precision (bf16 where supported).")] = False,
+    amp: Annotated[
+        bool | None,
+        typer.Option(
+            "--amp/--no-amp",
+            help="Mixed precision, bf16 where supported (default: on for CUDA, off for the CPU).",
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 0,
     augment: Annotated[bool, typer.Option(help="Flip, scale and colour jitter.")] = True,
     weights: Annotated[

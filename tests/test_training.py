@@ -453,3 +453,18 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path, shapes):
         NoisyboxError, match=r"the loss became (nan|inf) by step \d+; try a lower --lr"
     ):
         Trainer(config, log=lambda _: None).train()
+
+
+def test_mixed_precision_defaults_to_the_device(tmp_path, shapes):
+    cpu = Trainer(toy_config(shapes, tmp_path / "a", device="cpu"), log=lambda _: None)
+    assert cpu.amp_dtype is None  # off on the CPU unless asked
+    asked = Trainer(toy_config(shapes, tmp_path / "b", device="cpu", amp=True), log=lambda _: None)
+    assert asked.amp_dtype == torch.bfloat16 and not asked.scaler.is_enabled()
+    asked.train()  # bf16 on the CPU: a step whose gradients overflow is skipped and counted
+    records = [json.loads(line) for line in (tmp_path / "b/metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in records)
+    assert records[-1]["skipped_steps"] == 0  # P6/P7 in float32 keep the gradients finite
+    assert all(torch.isfinite(p).all() for p in asked.model.parameters())
+    if torch.cuda.is_available():
+        gpu = Trainer(toy_config(shapes, tmp_path / "c", device="cuda"), log=lambda _: None)
+        assert gpu.amp_dtype in (torch.bfloat16, torch.float16)

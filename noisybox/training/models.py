@@ -189,6 +189,19 @@ class RoIHeadsWithLoss(RoIHeads):
         return [], losses
 
 
+class Float32P6P7(LastLevelP6P7):
+    """torchvision's P6/P7 levels, always computed in float32.
+
+    Their maps are a pixel or two wide on small inputs, where the CPU's bfloat16 convolution
+    backward gives non-finite weight gradients (seen with torch 2.14); at that size float32
+    costs nothing.
+    """
+
+    def forward(self, p, c, names):
+        with torch.autocast(p[-1].device.type, enabled=False):
+            return super().forward([t.float() for t in p], [t.float() for t in c], names)
+
+
 class TinyBackbone(nn.Module):
     """A small CNN with an FPN, about 1M parameters, for CPU runs.
 
@@ -214,7 +227,7 @@ class TinyBackbone(nn.Module):
             previous = width
         self.stages = nn.ModuleList(layers)
         self.fpn = FeaturePyramidNetwork(
-            list(widths[2:]), out_channels, extra_blocks=LastLevelP6P7(out_channels, out_channels)
+            list(widths[2:]), out_channels, extra_blocks=Float32P6P7(out_channels, out_channels)
         )
         self.out_channels = out_channels
 
@@ -234,7 +247,7 @@ def build_backbone(name: str) -> nn.Module:
     """
     if name == "tiny":
         return TinyBackbone()
-    extra = LastLevelP6P7(256, 256)
+    extra = Float32P6P7(256, 256)
     if name.startswith("resnet"):
         return resnet_fpn_backbone(
             backbone_name=name,
@@ -252,7 +265,7 @@ def build_backbone(name: str) -> nn.Module:
             norm_layer=nn.BatchNorm2d,
             trainable_layers=6,
             returned_layers=[2, 3, 4],
-            extra_blocks=LastLevelP6P7(256, 256),
+            extra_blocks=Float32P6P7(256, 256),
         )
     raise NoisyboxError(f"--backbone must be one of {', '.join(BACKBONES)}; got {name!r}")
 

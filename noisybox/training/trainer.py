@@ -56,7 +56,7 @@ class TrainConfig:
     warmup_steps: int = 50
     seed: int = 0
     device: str = "auto"
-    amp: bool = False
+    amp: bool | None = None  # None: on for CUDA, off for the CPU
     workers: int = 0
     augment: bool = True
     weights: str | None = None
@@ -217,7 +217,7 @@ class Trainer:
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.amp_dtype = None
-        if config.amp:
+        if config.amp if config.amp is not None else self.device.type == "cuda":
             bf16 = self.device.type == "cpu" or torch.cuda.is_bf16_supported()
             self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
         self.scaler = torch.amp.GradScaler(enabled=self.amp_dtype == torch.float16)
@@ -315,7 +315,7 @@ class Trainer:
             persistent_workers=config.workers > 0,
         )
         self.model.train()
-        started, images_seen, first_step = time.perf_counter(), 0, self.step
+        started, images_seen, first_step, skipped = time.perf_counter(), 0, self.step, 0
         metrics_path = self.run_dir / "metrics.jsonl" if self.rank == 0 else Path(os.devnull)
         board = _tensorboard_writer(self.run_dir) if config.tensorboard and self.rank == 0 else None
         with metrics_path.open("a") as metrics:
@@ -338,8 +338,11 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(total).backward()
                 self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
-                self.scaler.step(self.optimizer)
+                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+                if self.amp_dtype == torch.bfloat16 and not torch.isfinite(norm):
+                    skipped += 1  # as fp16's gradient scaler does: no step on inf/NaN grads
+                else:
+                    self.scaler.step(self.optimizer)
                 self.scaler.update()
                 self.step += 1
                 images_seen += len(images) * self.world
@@ -357,6 +360,7 @@ class Trainer:
                         **values,
                         "images_per_s": images_seen / elapsed,
                         "processes": self.world,
+                        "skipped_steps": skipped,
                     }
                     metrics.write(json.dumps(record) + "\n")
                     metrics.flush()
