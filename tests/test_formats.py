@@ -169,3 +169,20 @@ def test_voc_image_set_lists(tmp_path):
         read_annotations(folder, split=listed)
     with pytest.raises(NoisyboxError, match="VOC folders only"):
         read_annotations(write_coco(tmp_path / "a.json"), split=listed)
+
+
+def test_coco_fast_and_record_by_record_parsers_agree():
+    """Regular files take the vectorized path; it must read exactly what the careful one does."""
+    from noisybox.formats.coco import _parse_annotations, _parse_regular_annotations
+
+    document = coco_document(images=5, boxes_per_image=4, seed=9)
+    image_row = {image["id"]: i for i, image in enumerate(document["images"])}
+    categories = {c["id"]: c["name"] for c in document["categories"]}
+    fast = _parse_regular_annotations(document["annotations"], image_row, categories)
+    issues = []
+    careful = _parse_annotations("f.json", document["annotations"], image_row, categories, issues)
+    assert fast is not None and not issues
+    for a, b in zip(fast, careful, strict=True):
+        np.testing.assert_array_equal(a, b)
+    document["annotations"][3]["id"] = 9000  # a duplicate: the fast path must step aside
+    assert _parse_regular_annotations(document["annotations"], image_row, categories) is None
