@@ -84,6 +84,7 @@ def build_transform(image_size: int, augment: bool) -> A.Compose:
             min_height=1.0,
             clip=True,
             filter_invalid_bboxes=True,
+            check_each_transform=False,
         ),
     )
 
@@ -122,15 +123,17 @@ class DetectionDataset(torch.utils.data.Dataset):
     def __getitem__(self, item: int | tuple[int, int]):
         index, epoch = item if isinstance(item, tuple) else (item, 0)
         with Image.open(self.image_path(index)) as loaded:
-            pixels = np.asarray(loaded.convert("RGB"))
-        self.transform.set_random_seed(text_key(f"{self.seed}/{epoch}/{index}") % 2**31)
+            pixels = np.array(loaded.convert("RGB"))  # writable: torch shares it as is
         boxes = self.targets.boxes[index]
         if self.annotations.units == "normalized":
             height, width = pixels.shape[:2]
             boxes = boxes * np.array([width, height, width, height], np.float32)
-        out = self.transform(
-            image=pixels, bboxes=boxes.reshape(-1, 4), labels=self.targets.labels[index]
-        )
+        labels = self.targets.labels[index]
+        if not self.augment and pixels.shape[:2] == (self.image_size, self.image_size):
+            out = {"image": pixels, "bboxes": boxes, "labels": labels}  # nothing to transform
+        else:
+            self.transform.set_random_seed(text_key(f"{self.seed}/{epoch}/{index}") % 2**31)
+            out = self.transform(image=pixels, bboxes=boxes.reshape(-1, 4), labels=labels)
         image = torch.from_numpy(np.ascontiguousarray(out["image"])).permute(2, 0, 1).float() / 255
         target = {
             "boxes": torch.as_tensor(np.asarray(out["bboxes"], np.float32).reshape(-1, 4)),
