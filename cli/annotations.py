@@ -107,7 +107,7 @@ def corrupt(
 ) -> None:
     """Write a noisy copy of a dataset's annotations, and its provenance manifest beside it."""
     from noisybox.formats import check_output_path, read_annotations, write_annotations
-    from noisybox.manifest import build_manifest, checksum
+    from noisybox.manifest import build_manifest
     from noisybox.noise import NoiseConfig
     from noisybox.noise import corrupt as apply_noise
 
@@ -128,7 +128,6 @@ def corrupt(
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
     if not dry_run:
         check_output_path(annotations, output, overwrite)
-    input_checksum = checksum(input)
     changes, report = apply_noise(annotations, config, seed)
     rows = [
         ("input", f"{input} ({annotations.format})"),
@@ -169,7 +168,6 @@ def corrupt(
         invalid_records=len(annotations.issues),
         report=report.to_dict(),
     )
-    manifest["input"]["checksum"] = input_checksum
     _write_manifest_and_report("noisybox corrupt", rows, manifest, output)
 
 

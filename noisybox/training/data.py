@@ -46,14 +46,13 @@ def prepare_targets(annotations: Annotations, label_of: dict[int, int]) -> Prepa
     boxes = np.clip(annotations.boxes, 0, np.concatenate([size, size], axis=1))
     side = MIN_BOX_SIDE if annotations.units == "pixels" else np.finfo(np.float32).tiny
     wide = (boxes[:, 2] - boxes[:, 0] >= side) & (boxes[:, 3] - boxes[:, 1] >= side)
-    known = np.asarray([c in label_of for c in annotations.category.tolist()], bool)
-    keep = valid & wide & known & np.isfinite(boxes).all(axis=1)
+    labels = np.asarray([label_of.get(c, 0) for c in annotations.category.tolist()], np.int64)
+    keep = valid & wide & (labels > 0) & np.isfinite(boxes).all(axis=1)
     per_image_boxes: list[np.ndarray] = []
     per_image_labels: list[np.ndarray] = []
     order = np.argsort(annotations.image[keep], kind="stable")
     kept_rows = np.flatnonzero(keep)[order]
     starts = np.searchsorted(annotations.image[kept_rows], np.arange(annotations.num_images + 1))
-    labels = np.asarray([label_of.get(c, 0) for c in annotations.category.tolist()], np.int64)
     for image in range(annotations.num_images):
         rows = kept_rows[starts[image] : starts[image + 1]]
         per_image_boxes.append(boxes[rows].astype(np.float32))
