@@ -3,8 +3,9 @@
 Same model (FCOS on the tiny CNN+FPN backbone), same data (the built-in shapes dataset), same
 batch size and optimizer, same number of steps after a warm-up, median of ``--repeats``:
 
-- plain torchvision: torchvision's own FCOS head (GIoU), a DataLoader that reads each image
-  with PIL and converts it to a tensor, no augmentation;
+- plain torchvision: torchvision's own FCOS head (GIoU), a DataLoader (with the same
+  ``--workers``) that reads each image with PIL and converts it to a tensor, no augmentation,
+  float32;
 - noisybox: ``Trainer`` with ``--loss giou`` (decoded boxes, albumentations augmentation,
   seeded per sample), ``--workers`` data processes, ``--amp`` when asked; and the same with
   ``--no-augment``, which does the plain loop's work.
@@ -72,6 +73,7 @@ def plain_loop(folder: Path, args, steps: int) -> float:
         batch_size=args.batch_size,
         shuffle=True,
         drop_last=True,
+        num_workers=args.workers,
         collate_fn=lambda batch: tuple(zip(*batch, strict=True)),
     )
     model.train()
@@ -138,7 +140,7 @@ def main() -> None:
         size = args.img_size
         make_shapes_dataset(
             folder,
-            ShapesConfig(images=400, image_size=size, min_size=size // 9, max_size=size * 7 // 16),
+            ShapesConfig.for_size(400, size),
             seed=0,
         )
         plain, ours, ours_plain_data = [], [], []

@@ -9,6 +9,7 @@ import typer
 from noisybox.errors import NoisyboxError
 
 from .annotations import corrupt, inspect, show, subsample
+from .benchmark import bench, report
 from .evaluation import evaluate
 from .losses import losses_app
 from .training import make_dataset, train
@@ -26,6 +27,8 @@ for command in (corrupt, subsample, inspect, show):
 app.command("eval")(evaluate)
 app.command("make-dataset")(make_dataset)
 app.command()(train)
+app.command()(bench)
+app.command()(report)
 
 
 @app.callback()

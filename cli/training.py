@@ -25,12 +25,7 @@ def make_dataset(
 
     if name != "shapes":
         raise NoisyboxError(f"unknown dataset {name!r}; the built-in one is 'shapes'")
-    config = ShapesConfig(
-        images=images,
-        image_size=image_size,
-        min_size=max(4, image_size // 9),
-        max_size=max(4, image_size * 7 // 16),
-    )
+    config = ShapesConfig.for_size(images, image_size)
     counts = make_shapes_dataset(out, config, seed=seed, overwrite=overwrite)
     typer.echo(
         f"wrote {out}: {counts['train_images']} train images ({counts['train_boxes']} boxes), "
@@ -38,77 +33,104 @@ def make_dataset(
     )
 
 
+DataOption = Annotated[
+    Path | None,
+    typer.Option(help="A dataset folder: from make-dataset, a VOC year, or a YOLO dataset."),
+]
+TrainAnnOption = Annotated[Path | None, typer.Option(help="Training annotations (e.g. noisy).")]
+ValAnnOption = Annotated[Path | None, typer.Option(help="Clean validation annotations.")]
+ImagesOption = Annotated[Path | None, typer.Option(help="Image folder.")]
+ValImagesOption = Annotated[Path | None, typer.Option(help="Validation image folder.")]
+FormatOption = Annotated[str | None, typer.Option(help="coco, voc or yolo (default: detected).")]
+# the settings a bench preset can fill in are optional (None: the preset's)
+ModelOption = Annotated[str | None, typer.Option(help="fcos, retinanet or faster-rcnn.")]
+BackboneOption = Annotated[str | None, typer.Option(help="tiny, resnet18/34/50 or mobilenet_v3.")]
+ImgSizeOption = Annotated[int | None, typer.Option(help="Square input side, pixels.")]
+EpochsOption = Annotated[int | None, typer.Option(help="Passes over the training images.")]
+MaxStepsOption = Annotated[int | None, typer.Option(help="Optimizer steps (instead of --epochs).")]
+BatchSizeOption = Annotated[int | None, typer.Option(help="Images per step (per process).")]
+LrOption = Annotated[
+    float | None, typer.Option(help="Peak learning rate (AdamW, warm-up, cosine).")
+]
+DeviceOption = Annotated[str, typer.Option(help="auto, cuda or cpu.")]
+AmpOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--amp/--no-amp",
+        help="Mixed precision, bf16 where supported (default: on for CUDA, off for the CPU).",
+    ),
+]
+WorkersOption = Annotated[int, typer.Option(help="Data-loading processes.")]
+AugmentOption = Annotated[bool, typer.Option(help="Flip, scale and colour jitter.")]
+WeightsOption = Annotated[
+    Path | None,
+    typer.Option(help="A local checkpoint, or 'imagenet' (backbone, from torchvision's cache)."),
+]
+DeterministicOption = Annotated[bool, typer.Option(help="Deterministic kernels only.")]
+CompileLossOption = Annotated[bool, typer.Option(help="torch.compile the box loss.")]
+
+
+def data_paths(
+    data: Path | None,
+    train_ann: Path | None,
+    val_ann: Path | None,
+    images: Path | None,
+    val_images: Path | None,
+) -> dict[str, str]:
+    """``TrainConfig``'s data fields from ``--data`` and the explicit paths that override it."""
+    from noisybox.training.trainer import data_from_folder
+
+    paths = data_from_folder(data) if data else {}
+    explicit = {
+        "train_annotations": train_ann,
+        "val_annotations": val_ann,
+        "images": images,
+        "val_images": val_images,
+    }
+    paths.update({name: str(path) for name, path in explicit.items() if path})
+    if {"train_annotations", "val_annotations", "images"} - paths.keys():
+        raise NoisyboxError("give --data, or --train-ann, --val-ann and --images")
+    return paths
+
+
 def train(
-    data: Annotated[
-        Path | None,
-        typer.Option(help="A dataset folder: from make-dataset, a VOC year, or a YOLO dataset."),
-    ] = None,
-    train_ann: Annotated[
-        Path | None, typer.Option(help="Training annotations (e.g. noisy).")
-    ] = None,
-    val_ann: Annotated[Path | None, typer.Option(help="Clean validation annotations.")] = None,
-    images: Annotated[Path | None, typer.Option(help="Image folder.")] = None,
-    val_images: Annotated[Path | None, typer.Option(help="Validation image folder.")] = None,
-    format: Annotated[
-        str | None, typer.Option(help="coco, voc or yolo (default: detected).")
-    ] = None,
+    data: DataOption = None,
+    train_ann: TrainAnnOption = None,
+    val_ann: ValAnnOption = None,
+    images: ImagesOption = None,
+    val_images: ValImagesOption = None,
+    format: FormatOption = None,
     loss: Annotated[
         str, typer.Option(help="Box loss: iou, alpha-iou, diou, alpha-ciou:2.5, ...")
     ] = "iou",
     alpha: Annotated[float | None, typer.Option(help="α of an alpha-* loss.")] = None,
     alpha_penalty: Annotated[float | None, typer.Option(help="α of the penalty term.")] = None,
-    model: Annotated[str, typer.Option(help="fcos, retinanet or faster-rcnn.")] = "fcos",
-    backbone: Annotated[str, typer.Option(help="tiny, resnet18/34/50 or mobilenet_v3.")] = "tiny",
-    img_size: Annotated[int, typer.Option(help="Square input side, pixels.")] = 128,
-    epochs: Annotated[int | None, typer.Option(help="Passes over the training images.")] = None,
-    max_steps: Annotated[
-        int | None, typer.Option(help="Optimizer steps (instead of --epochs).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 8,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up, cosine).")] = 2e-3,
+    model: ModelOption = "fcos",
+    backbone: BackboneOption = "tiny",
+    img_size: ImgSizeOption = 128,
+    epochs: EpochsOption = None,
+    max_steps: MaxStepsOption = None,
+    batch_size: BatchSizeOption = 8,
+    lr: LrOption = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed of initialization, order and augmentation.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cuda or cpu.")] = "auto",
-    amp: Annotated[
-        bool | None,
-        typer.Option(
-            "--amp/--no-amp",
-            help="Mixed precision, bf16 where supported (default: on for CUDA, off for the CPU).",
-        ),
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 0,
-    augment: Annotated[bool, typer.Option(help="Flip, scale and colour jitter.")] = True,
-    weights: Annotated[
-        Path | None,
-        typer.Option(
-            help="A local checkpoint, or 'imagenet' (backbone, from torchvision's cache)."
-        ),
-    ] = None,
-    deterministic: Annotated[bool, typer.Option(help="Deterministic kernels only.")] = False,
-    compile_loss: Annotated[bool, typer.Option(help="torch.compile the box loss.")] = False,
+    device: DeviceOption = "auto",
+    amp: AmpOption = None,
+    workers: WorkersOption = 0,
+    augment: AugmentOption = True,
+    weights: WeightsOption = None,
+    deterministic: DeterministicOption = False,
+    compile_loss: CompileLossOption = False,
     tensorboard: Annotated[bool, typer.Option(help="Also log to RUN_DIR/tensorboard.")] = False,
     out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/run"),
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --out.")] = False,
 ) -> None:
     """Train a detector with the chosen box loss, then evaluate it on the clean validation set."""
-    from noisybox.training.trainer import TrainConfig, data_from_folder, train_and_evaluate
+    from noisybox.training.trainer import TrainConfig, finish_distributed, train_and_evaluate
 
-    paths = data_from_folder(data) if data else {}
-    if train_ann:
-        paths["train_annotations"] = str(train_ann)
-    if val_ann:
-        paths["val_annotations"] = str(val_ann)
-    if images:
-        paths["images"] = str(images)
-    if val_images:
-        paths["val_images"] = str(val_images)
-    missing = {"train_annotations", "val_annotations", "images"} - paths.keys()
-    if missing:
-        raise NoisyboxError("give --data, or --train-ann, --val-ann and --images")
     if epochs is None and max_steps is None:
         epochs = 10
     config = TrainConfig(
-        **paths,
-        val_images=str(val_images) if val_images else None,
+        **data_paths(data, train_ann, val_ann, images, val_images),
         format=format,
         model=model,
         backbone=backbone,
@@ -124,14 +146,16 @@ def train(
         device=device,
         amp=amp,
         workers=workers,
+        augment=augment,
         weights=str(weights) if weights else None,
         deterministic=deterministic,
         compile_loss=compile_loss,
         tensorboard=tensorboard,
         out=str(out),
     )
-    with _progress_display() as on_step:
+    with progress_display() as on_step:
         result = train_and_evaluate(config, resume=resume, on_step=on_step)
+    finish_distributed()
     if not result:  # another process of a torchrun group: rank 0 reports
         return
     metrics = result["metrics"]
@@ -142,7 +166,7 @@ def train(
 
 
 @contextlib.contextmanager
-def _progress_display():
+def progress_display():
     """A rich progress bar (step, loss, lr, ETA) on a terminal; plain lines otherwise."""
     if not sys.stderr.isatty():
         yield None

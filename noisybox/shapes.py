@@ -44,6 +44,16 @@ class ShapesConfig:
     max_shapes: int = 4
     val_fraction: float = 0.2
 
+    @classmethod
+    def for_size(cls, images: int, image_size: int) -> ShapesConfig:
+        """``images`` images of side ``image_size``, shape sides from 1/9 to 7/16 of it."""
+        return cls(
+            images=images,
+            image_size=image_size,
+            min_size=max(4, image_size // 9),
+            max_size=max(4, image_size * 7 // 16),
+        )
+
     def __post_init__(self) -> None:
         if self.images < 2:
             raise NoisyboxError(f"--images must be at least 2 (one per split); got {self.images}")

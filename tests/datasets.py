@@ -127,3 +127,31 @@ def digest(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def make_voc_year(voc: Path) -> Path:
+    """A VOC devkit year: 6 images of 96x80 px, 2 boxes each; train 000000-000003, val the rest."""
+    from PIL import Image
+
+    write_voc(voc / "Annotations", files=6, size=(96, 80))
+    (voc / "JPEGImages").mkdir()
+    for index in range(6):
+        Image.new("RGB", (96, 80), (index * 30, 80, 120)).save(
+            voc / "JPEGImages" / f"{index:06d}.jpg"
+        )
+    (voc / "ImageSets" / "Main").mkdir(parents=True)
+    (voc / "ImageSets/Main/train.txt").write_text("000000\n000001\n000002\n000003\n")
+    (voc / "ImageSets/Main/val.txt").write_text("000004\n000005\n")
+    return voc
+
+
+def make_yolo_dataset(yolo: Path) -> Path:
+    """A YOLO dataset: images/{train,val}/ (3 and 2 images of 80x60 px) beside labels/."""
+    from PIL import Image
+
+    for split, files in (("train", 3), ("val", 2)):
+        write_yolo(yolo / "labels" / split, files=files)
+        (yolo / "images" / split).mkdir(parents=True)
+        for index in range(files):
+            Image.new("RGB", (80, 60)).save(yolo / "images" / split / f"img{index}.png")
+    return yolo

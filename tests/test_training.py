@@ -27,6 +27,7 @@ def shapes(tmp_path_factory):
 def toy_config(shapes, out, **overrides):
     settings = dict(
         **data_from_folder(shapes),
+        device="cpu",
         image_size=64,
         batch_size=4,
         max_steps=6,
@@ -360,20 +361,9 @@ def test_torchrun_two_processes_on_gloo(tmp_path, shapes):
 
 
 def test_voc_year_and_yolo_dataset_layouts(tmp_path):
-    from PIL import Image
+    from .datasets import make_voc_year, make_yolo_dataset
 
-    from .datasets import write_voc, write_yolo
-
-    voc = tmp_path / "VOCdevkit" / "VOC2007"
-    write_voc(voc / "Annotations", files=6, size=(96, 80))
-    (voc / "JPEGImages").mkdir()
-    for index in range(6):
-        Image.new("RGB", (96, 80), (index * 30, 80, 120)).save(
-            voc / "JPEGImages" / f"{index:06d}.jpg"
-        )
-    (voc / "ImageSets" / "Main").mkdir(parents=True)
-    (voc / "ImageSets/Main/train.txt").write_text("000000\n000001\n000002\n000003\n")
-    (voc / "ImageSets/Main/val.txt").write_text("000004\n000005\n")
+    voc = make_voc_year(tmp_path / "VOCdevkit" / "VOC2007")
     paths = data_from_folder(voc)
     assert paths["train_split"].endswith("ImageSets/Main/train.txt")
     config = TrainConfig(
@@ -388,12 +378,7 @@ def test_voc_year_and_yolo_dataset_layouts(tmp_path):
     assert (len(trainer.train_set), len(trainer.val_set)) == (4, 2)
     assert train_and_evaluate(config, log=lambda _: None)["ground_truths"] == 4  # 2 boxes each
 
-    yolo = tmp_path / "yolo"
-    for split, files in (("train", 3), ("val", 2)):
-        write_yolo(yolo / "labels" / split, files=files)
-        (yolo / "images" / split).mkdir(parents=True)
-        for index in range(files):
-            Image.new("RGB", (80, 60)).save(yolo / "images" / split / f"img{index}.png")
+    yolo = make_yolo_dataset(tmp_path / "yolo")
     paths = data_from_folder(yolo)
     config = TrainConfig(
         **paths,

@@ -9,9 +9,13 @@ so a run is repeatable whatever the number of workers, and a resumed run sees th
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# albumentations asks PyPI for its newest version when imported (waiting up to 2 s without a
+# network); a training run has no business calling out
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import albumentations as A
 import numpy as np
 import torch

@@ -30,6 +30,9 @@ from ..losses import build_loss
 from .data import DetectionDataset, EpochBatchSampler, collate
 from .models import build_detector, count_parameters, load_cached_imagenet_weights
 
+#: settings that never change a run's result: a resumed run may change them
+RUNTIME_FIELDS = ("out", "workers", "tensorboard", "log_every", "checkpoint_every")
+
 
 @dataclass
 class TrainConfig:
@@ -112,6 +115,48 @@ def data_from_folder(folder: Path) -> dict[str, str]:
     return {name: str(path) for name, path in paths.items()}
 
 
+def autocast_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
+    """The mixed-precision type of a run: bf16 where supported, fp16 on older GPUs, ``None``
+    (float32) when off; ``amp=None`` means on for CUDA, off for the CPU."""
+    if not (amp if amp is not None else device.type == "cuda"):
+        return None
+    bf16 = device.type == "cpu" or torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if bf16 else torch.float16
+
+
+def time_training_steps(config: TrainConfig, num_classes: int, steps: int = 3) -> float:
+    """Seconds per training step of ``config``'s model on its device, measured on random
+    images with one box each after one warm-up step (for cost estimates; no data is read)."""
+    device = select_device(config.device)
+    torch.manual_seed(config.seed)
+    box_loss = build_loss(config.loss, alpha=config.alpha, reduction="sum")
+    model = build_detector(
+        config.model, config.backbone, num_classes, config.image_size, box_loss
+    ).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    size = config.image_size
+    images = [torch.rand(3, size, size, device=device) for _ in range(config.batch_size)]
+    box = torch.tensor([[size / 4, size / 4, size * 3 / 4, size / 2]], device=device)
+    targets = [
+        {"boxes": box, "labels": torch.ones(1, dtype=torch.int64, device=device)} for _ in images
+    ]
+    dtype = autocast_dtype(device, config.amp)
+    model.train()
+    for step in range(steps + 1):
+        if step == 1:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = sum(model(images, targets).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - started) / steps
+
+
 def select_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -143,7 +188,7 @@ class Trainer:
         """``log`` receives messages; ``on_step`` each logged step's record (with ``total``
         and ``eta_s``), for a progress display; by default both print lines to stderr."""
         self.config, self.resume = config, resume
-        self.rank, self.world = _init_distributed(config.device)
+        self.rank, self.world = init_distributed(config.device)
         quiet = self.rank != 0
         self.log = (
             (lambda line: None)
@@ -216,10 +261,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
-        self.amp_dtype = None
-        if config.amp if config.amp is not None else self.device.type == "cuda":
-            bf16 = self.device.type == "cpu" or torch.cuda.is_bf16_supported()
-            self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
+        self.amp_dtype = autocast_dtype(self.device, config.amp)
         self.scaler = torch.amp.GradScaler(enabled=self.amp_dtype == torch.float16)
         self.step = 0
 
@@ -229,8 +271,9 @@ class Trainer:
             if not (self.run_dir / "checkpoints" / "last.pt").is_file():
                 raise NoisyboxError(f"{self.run_dir}: no checkpoints/last.pt to resume from")
             saved = json.loads(config_file.read_text())
-            if saved != self.config.to_json():
-                changed = [k for k in saved if saved[k] != self.config.to_json().get(k)]
+            current = self.config.to_json()
+            changed = [k for k in saved if k not in RUNTIME_FIELDS and saved[k] != current.get(k)]
+            if changed:
                 raise NoisyboxError(
                     f"{self.run_dir}: --resume needs the same settings; changed: "
                     + ", ".join(changed)
@@ -480,15 +523,32 @@ def train_and_evaluate(
     log: Callable[[str], None] | None = None,
     on_step: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Train as ``config`` says (or finish an interrupted run), evaluate, return eval.json."""
+    """Train as ``config`` says (or finish an interrupted run), evaluate on rank 0.
+
+    Returns eval.json's content plus ``seconds`` (``{"train": …, "evaluate": …}``) on rank 0,
+    ``{}`` on the other processes of a ``torchrun`` group, which stays open for another run
+    (:func:`finish_distributed` closes it).
+    """
+    started = time.perf_counter()
     trainer = Trainer(config, resume=resume, log=log, on_step=on_step)
     trainer.train()  # a resumed run that had finished trains no further step
+    trained = time.perf_counter()
     if trainer.world > 1:
         torch.distributed.barrier()
-        result = trainer.evaluate() if trainer.rank == 0 else {}
+    if trainer.rank != 0:
+        return {}
+    result = trainer.evaluate()
+    return {
+        **result,
+        "seconds": {"train": trained - started, "evaluate": time.perf_counter() - trained},
+    }
+
+
+def finish_distributed() -> None:
+    """Leave the ``torchrun`` process group, if this process joined one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-        return result
-    return trainer.evaluate()
 
 
 def _tensorboard_writer(run_dir: Path):
@@ -502,7 +562,7 @@ def _tensorboard_writer(run_dir: Path):
     return SummaryWriter(str(run_dir / "tensorboard"))
 
 
-def _init_distributed(device: str) -> tuple[int, int]:
+def init_distributed(device: str) -> tuple[int, int]:
     """``(rank, world size)``: under ``torchrun`` joins its process group (NCCL on GPUs,
     gloo on the CPU); ``(0, 1)`` otherwise. ``--batch-size`` is per process."""
     world = int(os.environ.get("WORLD_SIZE", 1))

@@ -1,0 +1,294 @@
+"""``noisybox bench`` (a grid of training runs) and ``noisybox report`` (its tables and plots)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from noisybox.errors import NoisyboxError
+
+from .training import (
+    AmpOption,
+    AugmentOption,
+    BackboneOption,
+    BatchSizeOption,
+    CompileLossOption,
+    DataOption,
+    DeterministicOption,
+    DeviceOption,
+    EpochsOption,
+    FormatOption,
+    ImagesOption,
+    ImgSizeOption,
+    LrOption,
+    MaxStepsOption,
+    ModelOption,
+    TrainAnnOption,
+    ValAnnOption,
+    ValImagesOption,
+    WeightsOption,
+    WorkersOption,
+    data_paths,
+)
+
+BaselineOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Compare every loss with this one (default: each alpha-X with X, e.g. alpha-iou "
+        "with iou)."
+    ),
+]
+
+
+def bench(
+    loss: Annotated[
+        list[str] | None,
+        typer.Option(help="A loss to train (repeat): iou, alpha-iou, alpha-diou:2.5, ..."),
+    ] = None,
+    eta: Annotated[
+        list[float] | None, typer.Option(help="A box-noise rate η of the training set (repeat).")
+    ] = None,
+    fraction: Annotated[
+        list[float] | None, typer.Option(help="A share of the training images (repeat).")
+    ] = None,
+    seed: Annotated[
+        list[int] | None, typer.Option(help="A seed of subset, noise and training (repeat).")
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Defaults for everything not given: quick (2-core CPU, ~10 min) or paper "
+            "(a GPU). Default: paper on a GPU, quick otherwise."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Results folder (created, or continued).")] = Path(
+        "bench"
+    ),
+    shard: Annotated[
+        str | None, typer.Option(help="Run only part K of N of the grid, e.g. 2/4.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and its cost; train nothing.")
+    ] = False,
+    baseline: BaselineOption = None,
+    data: DataOption = None,
+    train_ann: TrainAnnOption = None,
+    val_ann: ValAnnOption = None,
+    images: ImagesOption = None,
+    val_images: ValImagesOption = None,
+    format: FormatOption = None,
+    model: ModelOption = None,
+    backbone: BackboneOption = None,
+    img_size: ImgSizeOption = None,
+    epochs: EpochsOption = None,
+    max_steps: MaxStepsOption = None,
+    batch_size: BatchSizeOption = None,
+    lr: LrOption = None,
+    device: DeviceOption = "auto",
+    amp: AmpOption = None,
+    workers: WorkersOption = 0,
+    augment: AugmentOption = True,
+    weights: WeightsOption = None,
+    deterministic: DeterministicOption = False,
+    compile_loss: CompileLossOption = False,
+) -> None:
+    """Train every loss at every noise rate, data fraction and seed; report the robustness.
+
+    With no --data, the built-in shapes dataset is made in OUT/data/shapes. Finished runs are
+    kept in OUT/results/ and never redone: run the same command again to continue.
+    """
+    from noisybox.benchmark.grid import expand_grid, parse_shard, select_shard
+    from noisybox.benchmark.presets import PRESETS
+    from noisybox.benchmark.runner import make_builtin_dataset, plan_cost, run_grid
+    from noisybox.training.trainer import TrainConfig, finish_distributed, select_device
+
+    if preset is None:
+        preset = "paper" if select_device(device).type == "cuda" else "quick"
+    if preset not in PRESETS:
+        raise NoisyboxError(f"--preset must be one of {', '.join(PRESETS)}; got {preset!r}")
+    chosen = PRESETS[preset]
+    part = parse_shard(shard) if shard else None
+    runs = expand_grid(
+        loss or list(chosen.losses),
+        eta if eta is not None else list(chosen.etas),
+        fraction or list(chosen.fractions),
+        seed if seed is not None else list(chosen.seeds),
+    )
+    shard_runs = select_shard(runs, *part) if part else runs
+    if data or train_ann:
+        paths = data_paths(data, train_ann, val_ann, images, val_images)
+    else:
+        paths = make_builtin_dataset(out / "data", chosen, dry_run=dry_run)
+    given = {
+        "model": model,
+        "backbone": backbone,
+        "image_size": img_size,
+        "batch_size": batch_size,
+        "lr": lr,
+    }
+    settings = {**chosen.train, **{k: v for k, v in given.items() if v is not None}}
+    if epochs is not None or max_steps is not None:
+        settings.update(epochs=epochs, max_steps=max_steps)
+    base = TrainConfig(
+        **paths,
+        **settings,
+        format=format,
+        device=device,
+        amp=amp,
+        workers=workers,
+        augment=augment,
+        weights=str(weights) if weights else None,
+        deterministic=deterministic,
+        compile_loss=compile_loss,
+        out=str(out),
+    )
+    if dry_run:
+        _print_plan(runs, shard_runs, part, preset, base, out, plan_cost(base, shard_runs, out))
+        return
+    with _grid_progress(len(shard_runs)) as on_event:
+        run_grid(base, shard_runs, out, shard=part, on_event=on_event)
+    finish_distributed()
+    if os.environ.get("RANK", "0") == "0":  # rank 0 of a torchrun group, or no group
+        _write_report(out, baseline)
+
+
+def _print_plan(runs, shard_runs, part, preset, base, out: Path, cost: dict) -> None:
+    typer.echo(f"noisybox bench: plan (dry run: nothing written), preset {preset}")
+    typer.echo(
+        f"  grid: {len(runs)} runs"
+        + (f"; shard {part[0]}/{part[1]}: {len(shard_runs)} runs" if part else "")
+        + f"; {cost['finished']} finished in {out}, {cost['todo']} to run"
+    )
+    steps = base.max_steps if base.max_steps is not None else f"{base.epochs} epochs"
+    typer.echo(
+        f"  each: {base.model} + {base.backbone}, {base.image_size} px, batch {base.batch_size}, "
+        f"{steps} steps, on {cost['device']}"
+    )
+    typer.echo(
+        f"  estimated: {cost['seconds_per_run']:.0f} s per run ({cost['basis']}), "
+        f"{_duration(cost['seconds_per_run'] * cost['todo'])} in all"
+    )
+    for spec in shard_runs:
+        state = "done" if spec.run_id in cost["finished_ids"] else "todo"
+        typer.echo(f"  {state}  {spec.run_id}")
+
+
+def _write_report(out: Path, baseline: str | None) -> None:
+    from noisybox.report import plots
+    from noisybox.report.tables import load_results, render, robustness_table, write_text
+
+    frame, problems = load_results(out)
+    for problem in problems:
+        typer.echo(f"warning: {problem}", err=True)
+    table = robustness_table(frame, baseline)
+    typer.echo("")
+    typer.echo(render(table, "markdown"))
+    write_text(out / "report.md", render(table, "markdown") + "\n")
+    written = plots.write_plots(frame, out / "plots")
+    typer.echo(f"\nwrote {out / 'report.md'} and {len(written)} plots in {out / 'plots'}")
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
+
+
+@contextlib.contextmanager
+def _grid_progress(total: int):
+    """Which run, its step and the grid's ETA: a rich display on a terminal, lines otherwise."""
+    state = {"label": "", "todo": total}
+
+    def describe(event: dict) -> str | None:
+        kind = event["event"]
+        if kind == "plan":
+            state["todo"] = event["runs"] - event["finished"]
+            return f"bench: {event['runs']} runs, {event['finished']} finished already"
+        if kind == "start":
+            state["label"] = f"run {event['index'] + 1}/{event['todo']} {event['run']}"
+            return state["label"]
+        if kind == "done":
+            metrics = event["record"]["metrics"]
+            return (
+                f"{state['label']}: mAP {metrics['mAP']:.2f}  mAP75:95 {metrics['mAP75:95']:.2f}"
+                f"  ({event['record']['run_s']:.0f} s)"
+            )
+        if kind == "log" and str(event["line"]).startswith("note:"):
+            return f"  {event['line']}"
+        return None
+
+    def step_text(event: dict) -> str:
+        return (
+            f"{state['label']}  step {event['step']}/{event['total']}  loss {event['loss']:.4f}"
+            f"  grid ETA {_duration(event['grid_eta_s'])}"
+        )
+
+    if not sys.stderr.isatty():
+
+        def on_event(event: dict) -> None:  # a step line at every tenth of a run
+            if event["event"] == "step":
+                tenth = event["total"] / 10
+                if int(event["step"] / tenth) == int((event["step"] - 1) / tenth):
+                    return
+            line = step_text(event) if event["event"] == "step" else describe(event)
+            if line is not None:
+                typer.echo(line, err=True)
+
+        yield on_event
+        return
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(stderr=True)
+    with Live(console=console, transient=True, refresh_per_second=4) as live:
+
+        def on_event(event: dict) -> None:
+            if event["event"] == "step":
+                live.update(step_text(event))
+                return
+            line = describe(event)
+            if line is not None:
+                console.print(line, highlight=False)
+
+        yield on_event
+
+
+def report(
+    results_dir: Annotated[Path, typer.Argument(help="The --out folder of noisybox bench.")],
+    baseline: BaselineOption = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="markdown, csv, latex or html.")
+    ] = "markdown",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the table here (default: print).")
+    ] = None,
+    plots: Annotated[
+        Path | None, typer.Option(help="Also draw the plots (PNG and SVG) into this folder.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+) -> None:
+    """The robustness tables of a bench: one block per noise rate and data fraction, a row per
+    loss (AP50 … AP95, mAP, mAP75:95), and each α-variant's relative improvement."""
+    from noisybox.report.tables import load_results, render, robustness_table, write_text
+
+    frame, problems = load_results(results_dir)
+    for problem in problems:
+        typer.echo(f"warning: {problem}", err=True)
+    text = render(robustness_table(frame, baseline), format)
+    if output is None:
+        typer.echo(text)
+    else:
+        if output.exists() and not overwrite:
+            raise NoisyboxError(f"{output}: exists already; pass --overwrite to replace it")
+        write_text(output, text + "\n")
+        typer.echo(f"wrote {output}", err=True)
+    if plots is not None:
+        from noisybox.report.plots import write_plots
+
+        written = write_plots(frame, plots)
+        typer.echo(f"wrote {len(written)} plots in {plots}", err=True)

@@ -1,0 +1,314 @@
+"""Run a robustness grid: derive each noisy training set once, train every loss on it,
+evaluate on the clean validation set, append one record per run to the results store.
+
+Layout of the output folder ``OUT``:
+
+- ``OUT/data/``: the built-in dataset (``shapes/``, when no data is given) and the derived
+  training annotations, one per (fraction, η, seed), each with its provenance manifest;
+- ``OUT/runs/RUN_ID/``: each run's folder, as ``noisybox train`` writes it;
+- ``OUT/results/*.jsonl``: one record per finished run (:mod:`.store`).
+
+An interrupted grid restarts where it stopped: finished runs (found in the store with the
+same settings) are skipped, a run cut short resumes from its last checkpoint, and a run
+folder without a checkpoint starts over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .. import __version__
+from ..annotations import Changes
+from ..errors import NoisyboxError
+from ..formats import read_annotations, write_annotations
+from ..manifest import build_manifest, checksum, write_manifest
+from ..noise import NoiseConfig, corrupt
+from ..subsample import subsample_images
+from ..training.trainer import RUNTIME_FIELDS
+from .grid import RunSpec, loss_alpha
+from .store import append_record, read_records, results_file
+
+#: TrainConfig fields a grid sets per run
+GRID_FIELDS = ("loss", "alpha", "alpha_penalty", "seed")
+
+Event = dict[str, object]
+
+
+def settings_of(base) -> dict:
+    """What every run of a grid shares: the training settings and the data's checksums."""
+    config = base.to_json()
+    settings = {k: v for k, v in config.items() if k not in RUNTIME_FIELDS + GRID_FIELDS}
+    settings["checksums"] = {
+        name: checksum(Path(config[name]))
+        for name in ("train_annotations", "val_annotations", "train_split", "val_split")
+        if config[name]
+    }
+    return settings
+
+
+def fingerprint(settings: dict) -> str:
+    """A short hash naming ``settings`` in each record."""
+    text = json.dumps(settings, sort_keys=True).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def derive_training_data(base, spec: RunSpec, data_dir: Path) -> dict[str, str | None]:
+    """The training annotations of ``spec`` (subset, then η noise), written once per
+    (fraction, η, seed) in the source's format; the settings that point a run at them.
+
+    Clean full data is used where it is; a derived file already written is reused (writes
+    are atomic, so one that exists is complete).
+    """
+    if spec.fraction == 1 and spec.eta == 0:
+        return {}
+    source = Path(base.train_annotations)
+    annotations = read_annotations(source, base.format, split=base.train_split)
+    suffix = ".json" if annotations.format == "coco" else ""
+    output = data_dir / f"{spec.data_id}{suffix}"
+    overrides = {"train_annotations": str(output), "train_split": None}
+    if output.exists():
+        return overrides
+    changes, report = (
+        corrupt(annotations, NoiseConfig(eta=spec.eta), spec.seed)
+        if spec.eta > 0
+        else (Changes.none(annotations), None)
+    )
+    if spec.fraction < 1:
+        changes.keep_image = subsample_images(annotations, spec.fraction, spec.seed)
+    write_annotations(annotations, changes, output)
+    manifest = build_manifest(
+        "bench",
+        source,
+        output,
+        format=annotations.format,
+        split=base.train_split,
+        seed=spec.seed,
+        fraction=spec.fraction,
+        images=int(changes.keep_image.sum()),
+        noise={"eta": spec.eta},
+        report=None if report is None else report.to_dict(),
+    )
+    manifest["argv"] = None  # the same file whichever command line made it first
+    manifest.pop("created")
+    write_manifest(manifest, output)
+    return overrides
+
+
+def run_config(base, spec: RunSpec, out: Path, data: dict[str, str | None]):
+    """The ``TrainConfig`` of one run."""
+    return dataclasses.replace(
+        base,
+        **data,
+        loss=spec.loss,
+        alpha=None,
+        seed=spec.seed,
+        out=str(out / "runs" / spec.run_id),
+    )
+
+
+def finished_runs(out: Path, settings: dict) -> set[str]:
+    """Run ids with a record of these settings in ``out``; an error if ``out`` holds results
+    of other settings (a report would compare runs that differ in more than the grid)."""
+    if not (out / "results").is_dir():
+        return set()
+    records, _ = read_records(out)
+    settings_id = fingerprint(settings)
+    for record in records:
+        if record["settings"] != settings_id:
+            theirs = record.get("grid_settings", {})
+            changed = [
+                f"{key} {theirs.get(key)!r}, now {settings.get(key)!r}"
+                for key in sorted(set(theirs) | set(settings))
+                if theirs.get(key) != settings.get(key)
+            ]
+            raise NoisyboxError(
+                f"{out}: holds results made with other settings or data "
+                f"({'; '.join(changed) or record['settings']}); choose another --out"
+            )
+    return {r["run_id"] for r in records}
+
+
+def run_grid(
+    base,
+    runs: list[RunSpec],
+    out: Path,
+    shard: tuple[int, int] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> list[dict]:
+    """Train and evaluate every run of ``runs`` not finished yet; return the new records.
+
+    ``base`` is a ``TrainConfig`` holding the data and the training settings; each run sets
+    its loss and seed, and its training annotations for η > 0 or a fraction below 1.
+    ``on_event`` receives ``{"event": "plan" | "start" | "step" | "done" | "log", ...}``
+    dictionaries for a progress display (``step`` ones carry ``grid_eta_s``).
+    Under ``torchrun`` every process runs the grid and rank 0 alone writes.
+    """
+    from ..training.trainer import init_distributed, train_and_evaluate
+
+    emit = on_event or (lambda event: None)
+    rank, world = init_distributed(base.device)
+    settings = settings_of(base)
+    settings_id = fingerprint(settings)
+    done = finished_runs(out, settings)
+    todo = [spec for spec in runs if spec.run_id not in done]
+    emit({"event": "plan", "runs": len(runs), "finished": len(runs) - len(todo)})
+    store = results_file(out, shard)
+    seconds_per_run: list[float] = []
+    records = []
+    for index, spec in enumerate(todo):
+        started = time.perf_counter()
+        if rank == 0:
+            data = derive_training_data(base, spec, out / "data")
+        if world > 1:
+            import torch.distributed
+
+            shared = [data if rank == 0 else None]
+            torch.distributed.broadcast_object_list(shared)
+            data = shared[0]
+        config = run_config(base, spec, out, data)
+        run_dir = Path(config.out)
+        resume = (run_dir / "checkpoints" / "last.pt").is_file()
+        if rank == 0 and run_dir.exists() and not resume:
+            shutil.rmtree(run_dir)  # cut short before its first checkpoint: start over
+        emit({"event": "start", "index": index, "todo": len(todo), "run": spec.run_id})
+        remaining = len(todo) - index - 1
+
+        def on_step(record: dict, remaining: int = remaining) -> None:
+            per_run = _mean(seconds_per_run) or (
+                record["eta_s"] / max(1e-9, 1 - record["step"] / record["total"])
+            )
+            emit({**record, "event": "step", "grid_eta_s": record["eta_s"] + remaining * per_run})
+
+        result = train_and_evaluate(
+            config,
+            resume=resume,
+            log=lambda line: emit({"event": "log", "line": line}),
+            on_step=on_step,
+        )
+        seconds_per_run.append(time.perf_counter() - started)
+        if rank != 0:
+            continue
+        record = _record(spec, config, settings, settings_id, result, out, seconds_per_run[-1])
+        append_record(store, record)
+        records.append(record)
+        emit({"event": "done", "index": index, "todo": len(todo), "record": record})
+    return records
+
+
+def _record(spec, config, settings, settings_id, result, out, seconds) -> dict:
+    import torch
+
+    metrics_lines = (Path(config.out) / "metrics.jsonl").read_text().splitlines()
+    last = json.loads(metrics_lines[-1]) if metrics_lines else {}
+    return {
+        "run_id": spec.run_id,
+        "settings": settings_id,
+        "fraction": spec.fraction,
+        "eta": spec.eta,
+        "seed": spec.seed,
+        "loss": spec.loss,
+        "alpha": loss_alpha(spec.loss),
+        "metrics": result["metrics"],
+        "matches": result["matches"],
+        "ground_truths": result["ground_truths"],
+        "detections": result["detections"],
+        "steps": last.get("step"),
+        "images_per_s": last.get("images_per_s"),
+        "processes": last.get("processes"),
+        "train_s": round(result["seconds"]["train"], 2),
+        "eval_s": round(result["seconds"]["evaluate"], 2),
+        "run_s": round(seconds, 2),
+        "run_dir": str(Path(config.out).relative_to(out)),
+        "train_annotations": config.train_annotations,
+        "config": config.to_json(),
+        "grid_settings": settings,
+        "device": _device_name(config.device),
+        "torch": torch.__version__,
+        "noisybox": __version__,
+        "host": platform.node(),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    if device != "cpu" and torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return platform.processor() or platform.machine()
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def make_builtin_dataset(data_dir: Path, preset, dry_run: bool = False) -> dict[str, str]:
+    """The built-in shapes dataset of ``preset`` in ``data_dir/shapes`` (made once, seed 0;
+    not made by a dry run); the data settings that point at it."""
+    from ..shapes import ShapesConfig, make_shapes_dataset
+    from ..training.trainer import data_from_folder
+
+    folder = data_dir / "shapes"
+    if not folder.exists() and not dry_run:
+        config = ShapesConfig.for_size(preset.shapes_images, preset.shapes_size)
+        make_shapes_dataset(folder, config, seed=0)
+    if not folder.exists():
+        return {
+            "train_annotations": str(folder / "annotations" / "train.json"),
+            "val_annotations": str(folder / "annotations" / "val.json"),
+            "images": str(folder / "images"),
+        }
+    return data_from_folder(folder)
+
+
+def plan_cost(base, runs: list[RunSpec], out: Path) -> dict:
+    """What is left of ``runs`` in ``out`` and roughly how long it takes.
+
+    The time per run is the mean of the runs finished in ``out`` with these settings where
+    there are some; otherwise three training steps of the model are timed on random images
+    and multiplied by the steps of a run, plus 15% for data loading and evaluation.
+    """
+    from ..shapes import CLASSES
+    from ..training.trainer import select_device, time_training_steps
+
+    have_data = Path(base.train_annotations).exists()
+    finished = finished_runs(out, settings_of(base)) if have_data else set()
+    records = read_records(out)[0] if finished else []
+    timed = [r["run_s"] for r in records if r["run_id"] in finished]
+    cost = {
+        "finished_ids": finished,
+        "finished": sum(spec.run_id in finished for spec in runs),
+        "todo": sum(spec.run_id not in finished for spec in runs),
+        "device": str(select_device(base.device)),
+    }
+    if timed:
+        return {**cost, "seconds_per_run": _mean(timed), "basis": f"mean of {len(timed)} runs"}
+    val_path = Path(base.val_annotations)
+    if val_path.exists():
+        val = read_annotations(val_path, base.format, split=base.val_split)
+        num_classes = len(val.categories)
+    else:
+        num_classes = len(CLASSES)
+    steps = base.max_steps
+    if steps is None:
+        images = (
+            read_annotations(base.train_annotations, base.format, split=base.train_split)
+            if have_data
+            else None
+        )
+        count = images.num_images if images is not None else 1000
+        steps = base.epochs * max(1, count // base.batch_size)
+    per_step = time_training_steps(dataclasses.replace(base, loss=runs[0].loss), num_classes)
+    return {
+        **cost,
+        "seconds_per_run": steps * per_step * 1.15,
+        "basis": f"{per_step:.3f} s per step timed here, x {steps} steps, +15%",
+    }

@@ -1,0 +1,72 @@
+"""The results store of a grid: ``RESULTS_DIR/results/*.jsonl``, one JSON line per finished run.
+
+Each process appends to its own file (``results.jsonl``, or ``shard-K-of-N.jsonl`` for a
+shard), so shards that share a folder never write to the same file, and results directories
+of several machines merge by copying their ``results/`` files together. A line is appended
+with one ``write`` and flushed to disk; a line cut short by a crash does not parse and is
+never read as a result (:func:`read_records` skips it and says so), and the next append
+starts on a fresh line.
+
+No torch here: reports read the store without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import NoisyboxError
+
+#: keys every record has; a line without them is not a result
+REQUIRED = ("run_id", "settings", "fraction", "eta", "seed", "loss", "metrics")
+
+
+def results_file(results_dir: Path, shard: tuple[int, int] | None = None) -> Path:
+    """The file this process appends to."""
+    name = "results.jsonl" if shard is None else f"shard-{shard[0]}-of-{shard[1]}.jsonl"
+    return results_dir / "results" / name
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append ``record`` as one line, durably (written and fsynced before returning)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, sort_keys=True).encode() + b"\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size:  # a line cut short by a crash must not swallow this one
+            with path.open("rb") as handle:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":
+                    line = b"\n" + line
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_records(results_dir: Path) -> tuple[list[dict], list[str]]:
+    """Every finished run in ``results_dir`` (first record of each run id and settings) and a
+    list of problems met (unreadable lines), each naming its file and line."""
+    folder = results_dir / "results"
+    if not folder.is_dir():
+        raise NoisyboxError(f"{results_dir}: no results/ folder (made by noisybox bench)")
+    records, problems, seen = [], [], set()
+    for path in sorted(folder.glob("*.jsonl")):
+        for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                problems.append(f"{path}:{number}: an incomplete record, ignored")
+                continue
+            if not isinstance(record, dict) or any(key not in record for key in REQUIRED):
+                problems.append(f"{path}:{number}: not a run record, ignored")
+                continue
+            identity = (record["run_id"], record["settings"])
+            if identity not in seen:
+                seen.add(identity)
+                records.append(record)
+    return records, problems

@@ -1,0 +1,280 @@
+"""The α-IoU paper's robustness tables (Tables 1, 3 and 5) from a bench's results, with pandas.
+
+A table has one block per (data fraction, noise rate η), one row per loss with AP50 … AP95,
+mAP and mAP75:95 (percent; mean over seeds, ± their standard deviation when there are
+several), and after each loss compared with a baseline a "rel. improv." row:
+``100 · (mean(loss) / mean(baseline) − 1)`` per metric, as in the paper. An improvement is
+*marked* only where it exceeds the seed-to-seed spread: the runs of one seed share their
+noisy training file, so the differences ``loss − baseline`` are paired by seed, and a mark
+needs at least two seeds and ``|mean difference| > std of the differences``.
+
+No torch here.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..atomic import atomic_write
+from ..benchmark.store import read_records
+from ..errors import NoisyboxError
+
+METRICS = [f"AP{t}" for t in range(50, 100, 5)] + ["mAP", "mAP75:95"]
+FORMATS = ("markdown", "csv", "latex", "html")
+IMPROVEMENT = "rel. improv."
+
+
+def load_results(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """One row per finished run: fraction, eta, seed, loss, alpha, every metric, run_s; and
+    the problems met reading the store."""
+    records, problems = read_records(Path(results_dir))
+    if not records:
+        raise NoisyboxError(f"{results_dir}: no finished runs in results/")
+    rows = [
+        {
+            **{k: r[k] for k in ("fraction", "eta", "seed", "loss")},
+            "alpha": r.get("alpha"),
+            "run_s": r.get("run_s"),
+            **{m: r["metrics"].get(m, np.nan) for m in METRICS},
+        }
+        for r in records
+    ]
+    return pd.DataFrame(rows), problems
+
+
+def baseline_of(loss: str, losses: list[str], baseline: str | None) -> str | None:
+    """The loss that ``loss`` is compared with, if it is in ``losses``: ``baseline`` when
+    given, else X for ``alpha-X`` or ``alpha-X:A``."""
+    if baseline is not None:
+        return baseline if loss != baseline and baseline in losses else None
+    name = loss.partition(":")[0]
+    if name.startswith("alpha-") and name.removeprefix("alpha-") in losses:
+        return name.removeprefix("alpha-")
+    return None
+
+
+@dataclass
+class RobustnessTable:
+    """Rows in the table's order, indexed by (fraction, eta, label); ``label`` is a loss, or
+    ``"LOSS vs BASELINE"`` for an improvement row.
+
+    Attributes:
+        values: metric means (percent), or relative improvements (percent).
+        spread: standard deviation over seeds (NaN for one seed and on improvement rows).
+        marked: improvement rows whose paired difference exceeds the seed spread.
+        info: per row: ``kind`` (``loss`` or ``improvement``), ``loss``, ``baseline``
+            (improvement rows), ``seeds``.
+    """
+
+    values: pd.DataFrame
+    spread: pd.DataFrame
+    marked: pd.DataFrame
+    info: pd.DataFrame
+
+    @property
+    def is_improvement(self) -> pd.Series:
+        """Per row: is it a relative-improvement row."""
+        return self.info["kind"] == "improvement"
+
+    @property
+    def block_axis(self) -> str:
+        """What varies between blocks: ``"eta"``, ``"fraction"`` or ``"both"``."""
+        index = self.values.index
+        etas, fractions = index.get_level_values("eta"), index.get_level_values("fraction")
+        if fractions.nunique() > 1:
+            return "both" if etas.nunique() > 1 else "fraction"
+        return "eta"
+
+
+def robustness_table(frame: pd.DataFrame, baseline: str | None = None) -> RobustnessTable:
+    """The paper's layout of ``frame`` (from :func:`load_results`)."""
+    losses = list(dict.fromkeys(frame["loss"]))
+    if baseline is not None and baseline not in losses:
+        raise NoisyboxError(f"--baseline {baseline}: no runs of it (losses: {', '.join(losses)})")
+    values, spread, marked, info, index = [], [], [], [], []
+    blocks = frame.groupby(["fraction", "eta"], sort=False)
+    for fraction, eta in sorted(blocks.groups, key=lambda key: (-key[0], key[1])):
+        block = blocks.get_group((fraction, eta))
+        by_loss = {loss: rows.set_index("seed")[METRICS] for loss, rows in block.groupby("loss")}
+        for loss in [loss for loss in losses if loss in by_loss]:
+            runs = by_loss[loss]
+            index.append((fraction, eta, loss))
+            values.append(runs.mean())
+            spread.append(runs.std(ddof=1) if len(runs) > 1 else runs.mean() * np.nan)
+            marked.append(pd.Series(False, index=METRICS))
+            info.append({"kind": "loss", "loss": loss, "baseline": None, "seeds": len(runs)})
+            base = baseline_of(loss, list(by_loss), baseline)
+            if base is None:
+                continue
+            reference = by_loss[base]
+            index.append((fraction, eta, f"{loss} vs {base}"))
+            values.append(100 * (runs.mean() / reference.mean() - 1))
+            spread.append(runs.mean() * np.nan)
+            paired = (runs - reference).dropna()
+            marked.append(
+                paired.mean().abs() > paired.std(ddof=1)
+                if len(paired) >= 2
+                else pd.Series(False, index=METRICS)
+            )
+            info.append(
+                {"kind": "improvement", "loss": loss, "baseline": base, "seeds": len(paired)}
+            )
+    rows = pd.MultiIndex.from_tuples(index, names=["fraction", "eta", "label"])
+
+    def stack(series):
+        return pd.DataFrame(series, index=rows, columns=METRICS)
+
+    return RobustnessTable(
+        stack([s.to_numpy() for s in values]),
+        stack([s.to_numpy() for s in spread]),
+        stack([s.to_numpy(dtype=bool) for s in marked]),
+        pd.DataFrame(info, index=rows),
+    )
+
+
+def _block_label(table: RobustnessTable, fraction: float, eta: float) -> str:
+    return {
+        "eta": f"η = {eta:g}",
+        "fraction": f"{fraction:.0%} data",
+        "both": f"η = {eta:g}, {fraction:.0%} data",
+    }[table.block_axis]
+
+
+def _cells(table: RobustnessTable) -> list[tuple[str, str, list[tuple[str, bool]]]]:
+    """(block label or "", row label, [(cell text, marked)]) per row."""
+    out, previous = [], None
+    for row in range(len(table.values)):
+        fraction, eta, label = table.values.index[row]
+        block = _block_label(table, fraction, eta)
+        info = table.info.iloc[row]
+        improvement = info["kind"] == "improvement"
+        row_label = f"{IMPROVEMENT} vs {info['baseline']}" if improvement else label
+        cells = []
+        for value, spread, marked in zip(
+            table.values.iloc[row], table.spread.iloc[row], table.marked.iloc[row], strict=True
+        ):
+            if improvement:
+                text = "n/a" if not np.isfinite(value) else f"{value:+.2f}%"
+            else:
+                text = f"{value:.2f}" + (f" ± {spread:.2f}" if np.isfinite(spread) else "")
+            cells.append((text, bool(marked)))
+        out.append(("" if block == previous else block, row_label, cells))
+        previous = block
+    return out
+
+
+def _note(table: RobustnessTable) -> str:
+    seeds = int(table.info["seeds"].max())
+    if seeds < 2:
+        return (
+            "AP in percent, one seed per run: no seed-to-seed spread to judge the "
+            "improvements by (give several --seed)."
+        )
+    return (
+        f"AP in percent, mean ± std over {seeds} seeds; improvements in bold exceed the "
+        "seed-to-seed spread of the paired differences."
+    )
+
+
+def render(table: RobustnessTable, format: str) -> str:
+    """The table as ``markdown``, ``csv`` (numbers, one row per table row), ``latex`` or
+    ``html``."""
+    if format not in FORMATS:
+        raise NoisyboxError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
+    return {"markdown": _markdown, "csv": _csv, "latex": _latex, "html": _html}[format](table)
+
+
+def _heading(table: RobustnessTable) -> str:
+    return {"eta": "noise", "fraction": "data", "both": "training set"}[table.block_axis]
+
+
+def _markdown(table: RobustnessTable) -> str:
+    lines = [
+        "| " + " | ".join([_heading(table), "loss", *METRICS]) + " |",
+        "|" + "---|" * (len(METRICS) + 2),
+    ]
+    for block, label, cells in _cells(table):
+        texts = [f"**{text}**" if mark else text for text, mark in cells]
+        lines.append("| " + " | ".join([block, label, *texts]) + " |")
+    return "\n".join(lines) + "\n\n" + _note(table)
+
+
+def _csv(table: RobustnessTable) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["fraction", "eta", "row", "loss", "baseline", "seeds"]
+        + METRICS
+        + [f"{m} std" for m in METRICS]
+        + [f"{m} marked" for m in METRICS]
+    )
+    for row in range(len(table.values)):
+        fraction, eta, _ = table.values.index[row]
+        info = table.info.iloc[row]
+        writer.writerow(
+            [fraction, eta, info["kind"], info["loss"]]
+            + [info["baseline"] if isinstance(info["baseline"], str) else ""]
+            + [int(info["seeds"])]
+            + [_number(v) for v in table.values.iloc[row]]
+            + [_number(v) for v in table.spread.iloc[row]]
+            + [str(bool(v)).lower() for v in table.marked.iloc[row]]
+        )
+    return buffer.getvalue().rstrip("\n")
+
+
+def _number(value: float) -> str:
+    return "" if not np.isfinite(value) else repr(round(float(value), 4))
+
+
+def _latex(table: RobustnessTable) -> str:
+    def escape(text: str) -> str:
+        for old, new in (("\\", r"\textbackslash{}"), ("%", r"\%"), ("_", r"\_"), ("&", r"\&")):
+            text = text.replace(old, new)
+        return text.replace("±", r"$\pm$").replace("η", r"$\eta$")
+
+    names = [rf"AP$_{{{m[2:]}}}$" for m in METRICS[:-2]] + ["mAP", r"mAP$_{75:95}$"]
+    header = [_heading(table), "loss", *names]
+    lines = [
+        r"\begin{tabular}{ll" + "r" * len(METRICS) + "}",
+        r"\toprule",
+        " & ".join(header) + r" \\",
+    ]
+    for block, label, cells in _cells(table):
+        if block:
+            lines.append(r"\midrule")
+        texts = [rf"\textbf{{{escape(t)}}}" if mark else escape(t) for t, mark in cells]
+        lines.append(" & ".join([escape(block), escape(label), *texts]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", "% " + _note(table)]
+    return "\n".join(lines)
+
+
+def _html(table: RobustnessTable) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in [_heading(table), "loss", *METRICS])
+    body = []
+    for block, label, cells in _cells(table):
+        if block:
+            body.append("</tbody><tbody>" if body else "<tbody>")
+        texts = [f"<b>{html.escape(t)}</b>" if mark else html.escape(t) for t, mark in cells]
+        body.append(
+            "<tr>"
+            + "".join(f"<td>{t}</td>" for t in [html.escape(block), html.escape(label), *texts])
+            + "</tr>"
+        )
+    return (
+        f'<table class="noisybox-robustness">\n<thead><tr>{head}</tr></thead>\n'
+        + "\n".join(body)
+        + f"\n</tbody>\n<caption>{html.escape(_note(table))}</caption>\n</table>"
+    )
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_write(path) as handle:
+        handle.write(text.encode())

@@ -1,0 +1,313 @@
+"""``noisybox bench`` and ``noisybox report``: the grid, its store, resuming, shards, reports."""
+
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+from noisybox.cli import main
+
+from noisybox.benchmark.grid import expand_grid, normalize_loss, parse_shard, select_shard
+from noisybox.benchmark.runner import run_grid
+from noisybox.benchmark.store import append_record, read_records
+from noisybox.errors import NoisyboxError
+from noisybox.report.tables import METRICS, load_results, render, robustness_table
+from noisybox.shapes import ShapesConfig, make_shapes_dataset
+from noisybox.training.trainer import TrainConfig, data_from_folder
+
+from .datasets import make_voc_year, make_yolo_dataset
+
+TOY = ShapesConfig(images=20, image_size=64, min_size=10, max_size=28, max_shapes=3)
+GRID = {"losses": ["iou", "alpha-iou"], "etas": [0.0, 0.2], "fractions": [1.0], "seeds": [0]}
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data") / "shapes"
+    make_shapes_dataset(folder, TOY, seed=1)
+    return folder
+
+
+def base_config(shapes, **overrides):
+    settings = dict(
+        **data_from_folder(shapes),
+        image_size=64,
+        batch_size=4,
+        max_steps=3,
+        warmup_steps=1,
+        device="cpu",
+        deterministic=True,
+        log_every=1,
+        checkpoint_every=1,
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def whole_grid(shapes, tmp_path_factory):
+    """The tiny grid run without interruption: the reference of resuming and sharding."""
+    out = tmp_path_factory.mktemp("whole")
+    run_grid(base_config(shapes), expand_grid(**GRID), out)
+    return {r["run_id"]: r["metrics"] for r in read_records(out)[0]}
+
+
+def test_grid_names_order_and_shards():
+    assert normalize_loss("Alpha-DIoU:2.5") == "alpha-diou:2.5"
+    assert normalize_loss("alpha-iou:3") == "alpha-iou"  # the registry's own α
+    for bad, message in (
+        ("iou:2", "use alpha-iou:2"),
+        ("focal", "unknown loss"),
+        ("l1:2", "only IoU-based"),
+        ("alpha-iou:x", "not a number"),
+    ):
+        with pytest.raises(NoisyboxError, match=message):
+            normalize_loss(bad)
+    runs = expand_grid(["iou", "alpha-iou", "iou"], [0.2, 0.0], [0.5, 1.0], [1, 0])
+    assert len(runs) == 2 * 2 * 2 * 2  # the repeated iou counted once
+    assert runs[0].run_id == "frac1-eta0-seed1-iou"  # largest fraction, lowest η first
+    assert runs[1].run_id == "frac1-eta0-seed1-alpha-iou"  # losses of one file together
+    assert expand_grid(["alpha-diou:2.5"], [0.1], [1], [0])[0].run_id.endswith("alpha-diou@2.5")
+    for total in range(1, 6):
+        parts = [select_shard(runs, part, total) for part in range(1, total + 1)]
+        assert sorted(run for part in parts for run in part) == sorted(runs)
+        assert len({run for part in parts for run in part}) == len(runs)  # disjoint
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    assert parse_shard("2/4") == (2, 4)
+    for bad in ("0/2", "3/2", "1", "a/b"):
+        with pytest.raises(NoisyboxError, match="--shard"):
+            parse_shard(bad)
+    with pytest.raises(NoisyboxError, match="--fraction"):
+        expand_grid(["iou"], [0.0], [0.0], [0])
+
+
+def test_store_never_reads_a_half_written_record(tmp_path):
+    path = tmp_path / "results" / "results.jsonl"
+    record = {"settings": "s", "fraction": 1.0, "eta": 0.0, "seed": 0, "loss": "iou"}
+    append_record(path, {**record, "run_id": "a", "metrics": {"mAP": 1.0}})
+    with path.open("ab") as handle:  # a crash in the middle of the second record
+        handle.write(b'{"run_id": "b", "settings": "s", "metr')
+    append_record(path, {**record, "run_id": "c", "metrics": {"mAP": 3.0}})
+    append_record(path, {**record, "run_id": "a", "metrics": {"mAP": 9.0}})  # a duplicate
+    records, problems = read_records(tmp_path)
+    assert [(r["run_id"], r["metrics"]["mAP"]) for r in records] == [("a", 1.0), ("c", 3.0)]
+    assert len(problems) == 1 and "results.jsonl:2: an incomplete record" in problems[0]
+
+
+def test_tiny_grid_end_to_end(tmp_path, shapes, capsys):
+    out = tmp_path / "bench"
+    args = ["bench", "--data", str(shapes), "--out", str(out), "--device", "cpu"]
+    args += ["--loss", "iou", "--loss", "alpha-iou", "--eta", "0", "--eta", "0.2"]
+    args += ["--max-steps", "2", "--img-size", "64", "--batch-size", "4"]
+    assert main([*args, "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "4 runs; 0 finished" in plan and "todo  frac1-eta0.2-seed0-alpha-iou" in plan
+    assert not out.exists()  # a dry run writes nothing
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| η = 0.2 | iou |" in printed and "rel. improv. vs iou" in printed
+    records, problems = read_records(out)
+    assert len(records) == 4 and not problems
+    by_id = {r["run_id"]: r for r in records}
+    noisy = by_id["frac1-eta0.2-seed0-iou"]["train_annotations"]
+    assert noisy == by_id["frac1-eta0.2-seed0-alpha-iou"]["train_annotations"]  # one file
+    assert noisy.endswith("data/frac1-eta0.2-seed0.json")
+    manifest = json.loads((out / "data/frac1-eta0.2-seed0.json.manifest.json").read_text())
+    assert manifest["noise"] == {"eta": 0.2} and 0.6 < manifest["report"]["mean_iou"] < 0.9
+    clean = by_id["frac1-eta0-seed0-iou"]
+    assert clean["train_annotations"] == str(shapes / "annotations/train.json")
+    assert clean["alpha"] == 1.0 and by_id["frac1-eta0-seed0-alpha-iou"]["alpha"] == 3.0
+    assert set(clean["metrics"]) >= set(METRICS) and clean["steps"] == 2
+    assert (out / "report.md").read_text().startswith("| noise | loss | AP50")
+    assert {p.name for p in (out / "plots").iterdir()} == {
+        "ap_vs_iou.png",
+        "ap_vs_iou.svg",
+        "vs_eta.png",
+        "vs_eta.svg",
+    }
+    assert main(args) == 0  # again: nothing left to run
+    assert "4 runs, 4 finished already" in capsys.readouterr().err
+    assert len(read_records(out)[0]) == 4
+    assert main([*args[:-6], "--max-steps", "3", "--img-size", "64", "--batch-size", "4"]) == 2
+    assert "other settings or data (max_steps 2, now 3)" in capsys.readouterr().err
+
+
+def test_an_interrupted_grid_resumes_without_losing_or_repeating_runs(tmp_path, shapes, whole_grid):
+    runs, seen = expand_grid(**GRID), []
+
+    def kill_in_run_three(event):
+        seen.append(event)
+        if event["event"] == "step" and event["step"] == 3 and len(seen_done(seen)) == 2:
+            raise KeyboardInterrupt  # in run 3, after its step-2 checkpoint
+
+    def seen_done(events):
+        return [e for e in events if e["event"] == "done"]
+
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(base_config(shapes), runs, tmp_path, on_event=kill_in_run_three)
+    assert len(read_records(tmp_path)[0]) == 2
+    events = []
+    new = run_grid(base_config(shapes), runs, tmp_path, on_event=events.append)
+    assert [r["run_id"] for r in new] == [run.run_id for run in runs[2:]]
+    assert any("resumed" in str(e.get("line")) and "at step 2" in e["line"] for e in events)
+    records, _ = read_records(tmp_path)
+    assert sorted(r["run_id"] for r in records) == sorted(whole_grid)
+    for record in records:  # bit-identical to the uninterrupted grid
+        assert record["metrics"] == whole_grid[record["run_id"]], record["run_id"]
+
+
+def test_two_shards_give_the_runs_of_one(tmp_path, shapes, whole_grid):
+    runs = expand_grid(**GRID)
+    for part in (1, 2):
+        run_grid(base_config(shapes), select_shard(runs, part, 2), tmp_path, shard=(part, 2))
+    assert {p.name for p in (tmp_path / "results").iterdir()} == {
+        "shard-1-of-2.jsonl",
+        "shard-2-of-2.jsonl",
+    }
+    records, _ = read_records(tmp_path)
+    assert {r["run_id"]: r["metrics"] for r in records} == whole_grid
+
+
+def test_fractions_and_every_annotation_format(tmp_path):
+    voc = make_voc_year(tmp_path / "VOC2007")
+    yolo = make_yolo_dataset(tmp_path / "yolo")
+    for name, data, train_images in (("voc", voc, 4), ("yolo", yolo, 3)):
+        out = tmp_path / f"bench-{name}"
+        args = ["bench", "--data", str(data), "--out", str(out), "--device", "cpu"]
+        args += ["--loss", "alpha-diou", "--eta", "0.2", "--fraction", "1", "--fraction", "0.5"]
+        args += ["--max-steps", "1", "--img-size", "64", "--batch-size", "2"]
+        assert main(args) == 0, name
+        derived = sorted(p.name for p in (out / "data").iterdir() if p.is_dir())
+        assert derived == ["frac0.5-eta0.2-seed0", "frac1-eta0.2-seed0"], name
+        files, half = (
+            {p.name for p in (out / "data" / name).rglob("*.*") if p.name != "classes.txt"}
+            for name in ("frac1-eta0.2-seed0", "frac0.5-eta0.2-seed0")
+        )
+        assert len(files) == train_images and half < files and len(half) == round(train_images / 2)
+        records, _ = read_records(out)
+        assert sorted(r["fraction"] for r in records) == [0.5, 1.0]
+
+
+def write_paper_table_3(folder, seeds=(0,), jitter=0.0):
+    """Records holding the α-IoU paper's Table 3 (η = 0.1, YOLOv5s on VOC)."""
+    table = {  # AP50 ... AP95, mAP, mAP75:95
+        "iou": "74.48 71.57 68.08 63.29 56.55 47.12 33.06 17.53 4.16 0.26 43.61 20.43",
+        "alpha-iou": "74.67 71.94 68.73 64.27 57.75 48.50 36.88 21.25 6.30 0.28 45.06 22.64",
+        "diou": "74.09 71.46 67.88 63.09 56.18 46.71 32.67 17.50 4.43 0.23 43.42 20.31",
+        "alpha-diou": "74.38 71.95 68.10 63.52 57.18 48.47 35.90 20.89 6.37 0.33 44.71 22.39",
+    }
+    rng = np.random.default_rng(0)
+    for seed in seeds:
+        for loss, text in table.items():
+            values = [float(v) for v in text.split()]
+            noise = rng.normal(0, jitter, len(values)) if jitter else 0
+            append_record(
+                folder / "results" / "results.jsonl",
+                {
+                    "run_id": f"frac1-eta0.1-seed{seed}-{loss}",
+                    "settings": "paper",
+                    "fraction": 1.0,
+                    "eta": 0.1,
+                    "seed": seed,
+                    "loss": loss,
+                    "alpha": 3.0 if loss.startswith("alpha") else 1.0,
+                    "metrics": dict(zip(METRICS, np.add(values, noise).tolist(), strict=True)),
+                },
+            )
+
+
+def test_relative_improvement_reproduces_the_papers_table_3(tmp_path):
+    write_paper_table_3(tmp_path)
+    table = robustness_table(load_results(tmp_path)[0])
+    improvement = table.values[table.is_improvement]
+    assert list(table.info["baseline"].dropna()) == ["iou", "diou"]
+    alpha_iou, alpha_diou = improvement.iloc[0], improvement.iloc[1]
+    # the paper's "rela. improv." rows (they divided unrounded numbers: ±0.05)
+    np.testing.assert_allclose(alpha_iou[["AP50", "AP90", "mAP"]], [0.26, 51.44, 3.32], atol=0.05)
+    np.testing.assert_allclose(alpha_iou["mAP75:95"], 10.85, atol=0.05)
+    np.testing.assert_allclose(
+        alpha_diou[["AP75", "mAP", "mAP75:95"]], [3.77, 2.97, 10.26], atol=0.05
+    )
+    assert alpha_diou["mAP"] != pytest.approx(100 * (44.71 / 43.61 - 1))  # not against iou
+    forced = robustness_table(load_results(tmp_path)[0], baseline="iou")
+    assert list(forced.info["baseline"].dropna()) == ["iou", "iou", "iou"]
+    np.testing.assert_allclose(
+        forced.values[forced.is_improvement]["mAP"].iloc[2], 100 * (44.71 / 43.61 - 1)
+    )
+    assert not table.marked.to_numpy().any()  # one seed: nothing is marked
+
+
+def test_improvements_are_marked_only_beyond_the_seed_spread(tmp_path):
+    write_paper_table_3(tmp_path / "steady", seeds=(0, 1, 2), jitter=0.01)
+    write_paper_table_3(tmp_path / "noisy", seeds=(0, 1, 2), jitter=5.0)
+    steady = robustness_table(load_results(tmp_path / "steady")[0])
+    noisy = robustness_table(load_results(tmp_path / "noisy")[0])
+    assert steady.marked[steady.is_improvement]["mAP"].all()  # +1.45 mAP, spread 0.01
+    assert not noisy.marked[noisy.is_improvement]["AP95"].any()  # +0.02, spread 7
+    assert steady.spread.xs("iou", level="label")["mAP"].iloc[0] < 0.05
+    assert "**+3.3" in render(steady, "markdown")  # bold where marked
+
+
+def test_report_formats_parse(tmp_path, capsys):
+    write_paper_table_3(tmp_path, seeds=(0, 1), jitter=0.1)
+    assert main(["report", str(tmp_path)]) == 0
+    markdown = capsys.readouterr().out
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert rows[0].split(" | ")[2:4] == ["AP50", "AP55"]
+    assert len(rows) == 1 + 6 and all(row.count("|") == len(METRICS) + 3 for row in rows)
+
+    assert main(["report", str(tmp_path), "-f", "csv", "-o", str(tmp_path / "t.csv")]) == 0
+    frame = pd.read_csv(tmp_path / "t.csv")
+    assert list(frame["row"]) == ["loss", "loss", "improvement", "loss", "loss", "improvement"]
+    improvement = frame[frame["row"] == "improvement"].iloc[0]
+    assert improvement["baseline"] == "iou" and improvement["mAP"] == pytest.approx(3.3, abs=0.5)
+    assert frame["mAP std"].notna().sum() == 4  # std on loss rows only
+    assert main(["report", str(tmp_path), "-f", "csv", "-o", str(tmp_path / "t.csv")]) == 2
+    assert "exists already" in capsys.readouterr().err
+
+    assert main(["report", str(tmp_path), "-f", "latex"]) == 0
+    latex = capsys.readouterr().out
+    body = [line for line in latex.splitlines() if line.endswith(r"\\")]
+    assert latex.startswith(r"\begin{tabular}{ll" + "r" * 12 + "}") and r"\end{tabular}" in latex
+    assert len(body) == 7 and all(line.count("&") == len(METRICS) + 1 for line in body)
+    assert r"\%" in latex and r"$\pm$" in latex
+
+    assert main(["report", str(tmp_path), "-f", "html", "--plots", str(tmp_path / "p")]) == 0
+    page = capsys.readouterr().out
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+
+        def handle_data(self, data):
+            if self.rows and self.lasttag in ("td", "th", "b"):
+                self.rows[-1].append(data)
+
+    parser = Cells()
+    parser.feed(page)
+    assert len(parser.rows) == 7 and parser.rows[1][1] == "iou"
+    assert float(parser.rows[1][2].split(" ± ")[0]) == pytest.approx(74.48, abs=0.3)
+    assert (tmp_path / "p" / "ap_vs_iou.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
+    for args, message in (
+        (["report", str(tmp_path / "none")], "no results/ folder"),
+        (["bench", "--out", str(tmp_path / "b"), "--shard", "3/2"], "--shard 3/2"),
+        (["bench", "--out", str(tmp_path / "b"), "--loss", "iou:2"], "use alpha-iou:2"),
+        (["bench", "--out", str(tmp_path / "b"), "--fraction", "1.5"], "--fraction"),
+        (["bench", "--out", str(tmp_path / "b"), "--preset", "huge"], "--preset"),
+    ):
+        assert main(args) == 2, args
+        error = capsys.readouterr().err
+        assert message in error and error.count("\n") == 1, error
+    assert not (tmp_path / "b").exists()
+    write_paper_table_3(tmp_path)
+    assert main(["report", str(tmp_path), "--baseline", "giou"]) == 2
+    assert "--baseline giou: no runs of it" in capsys.readouterr().err
