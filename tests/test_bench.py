@@ -169,6 +169,24 @@ def test_two_shards_give_the_runs_of_one(tmp_path, shapes, whole_grid):
     assert {r["run_id"]: r["metrics"] for r in records} == whole_grid
 
 
+def test_each_run_of_a_grid_under_torchrun(tmp_path, shapes):
+    """Two gloo processes train every run together; rank 0 alone writes and reports."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node", "2", "-m", "noisybox", "bench", "--data", str(shapes)]
+    command += ["--out", str(out), "--loss", "iou", "--eta", "0", "--eta", "0.2"]
+    command += ["--max-steps", "2", "--img-size", "64", "--batch-size", "2", "--device", "cpu"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr.count("bench: 2 runs") == 1 and done.stdout.count("| η = 0.2 |") == 1
+    records, problems = read_records(out)
+    assert len(records) == 2 and not problems
+    assert [r["processes"] for r in records] == [2, 2]
+
+
 def test_fractions_and_every_annotation_format(tmp_path):
     voc = make_voc_year(tmp_path / "VOC2007")
     yolo = make_yolo_dataset(tmp_path / "yolo")

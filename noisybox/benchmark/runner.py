@@ -153,8 +153,8 @@ def run_grid(
     """
     from ..training.trainer import init_distributed, train_and_evaluate
 
-    emit = on_event or (lambda event: None)
     rank, world = init_distributed(base.device)
+    emit = on_event if on_event is not None and rank == 0 else (lambda event: None)
     settings = settings_of(base)
     settings_id = fingerprint(settings)
     done = finished_runs(out, settings)
