@@ -70,12 +70,11 @@ def derive_training_data(base, spec: RunSpec, data_dir: Path) -> dict[str, str |
     if spec.fraction == 1 and spec.eta == 0:
         return {}
     source = Path(base.train_annotations)
-    annotations = read_annotations(source, base.format, split=base.train_split)
-    suffix = ".json" if annotations.format == "coco" else ""
-    output = data_dir / f"{spec.data_id}{suffix}"
+    output = data_dir / f"{spec.data_id}{source.suffix if source.is_file() else ''}"
     overrides = {"train_annotations": str(output), "train_split": None}
     if output.exists():
         return overrides
+    annotations = read_annotations(source, base.format, split=base.train_split)
     changes, report = (
         corrupt(annotations, NoiseConfig(eta=spec.eta), spec.seed)
         if spec.eta > 0
@@ -114,11 +113,11 @@ def run_config(base, spec: RunSpec, out: Path, data: dict[str, str | None]):
     )
 
 
-def finished_runs(out: Path, settings: dict) -> set[str]:
-    """Run ids with a record of these settings in ``out``; an error if ``out`` holds results
+def finished_runs(out: Path, settings: dict) -> dict[str, dict]:
+    """The records of these settings in ``out`` by run id; an error if ``out`` holds results
     of other settings (a report would compare runs that differ in more than the grid)."""
     if not (out / "results").is_dir():
-        return set()
+        return {}
     records, _ = read_records(out)
     settings_id = fingerprint(settings)
     for record in records:
@@ -133,7 +132,7 @@ def finished_runs(out: Path, settings: dict) -> set[str]:
                 f"{out}: holds results made with other settings or data "
                 f"({'; '.join(changed) or record['settings']}); choose another --out"
             )
-    return {r["run_id"] for r in records}
+    return {r["run_id"]: r for r in records}
 
 
 def run_grid(
@@ -280,9 +279,8 @@ def plan_cost(base, runs: list[RunSpec], out: Path) -> dict:
     from ..training.trainer import select_device, time_training_steps
 
     have_data = Path(base.train_annotations).exists()
-    finished = finished_runs(out, settings_of(base)) if have_data else set()
-    records = read_records(out)[0] if finished else []
-    timed = [r["run_s"] for r in records if r["run_id"] in finished]
+    finished = finished_runs(out, settings_of(base)) if have_data else {}
+    timed = [record["run_s"] for record in finished.values()]
     cost = {
         "finished_ids": finished,
         "finished": sum(spec.run_id in finished for spec in runs),
