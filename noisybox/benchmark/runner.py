@@ -164,19 +164,20 @@ def run_grid(
     records = []
     for index, spec in enumerate(todo):
         started = time.perf_counter()
+        config = run_config(base, spec, out, {})
+        run_dir = Path(config.out)
+        resume = (run_dir / "checkpoints" / "last.pt").is_file()
         if rank == 0:
             data = derive_training_data(base, spec, out / "data")
-        if world > 1:
+            if run_dir.exists() and not resume:
+                shutil.rmtree(run_dir)  # cut short before its first checkpoint: start over
+        if world > 1:  # the other processes wait for rank 0's data and clean folder
             import torch.distributed
 
             shared = [data if rank == 0 else None]
             torch.distributed.broadcast_object_list(shared)
             data = shared[0]
         config = run_config(base, spec, out, data)
-        run_dir = Path(config.out)
-        resume = (run_dir / "checkpoints" / "last.pt").is_file()
-        if rank == 0 and run_dir.exists() and not resume:
-            shutil.rmtree(run_dir)  # cut short before its first checkpoint: start over
         emit({"event": "start", "index": index, "todo": len(todo), "run": spec.run_id})
         remaining = len(todo) - index - 1
 
