@@ -329,3 +329,34 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     write_paper_table_3(tmp_path)
     assert main(["report", str(tmp_path), "--baseline", "giou"]) == 2
     assert "--baseline giou: no runs of it" in capsys.readouterr().err
+
+
+def test_every_figure_when_the_grid_varies_eta_fraction_and_alpha(tmp_path):
+    from noisybox.report.plots import write_plots
+
+    rng = np.random.default_rng(1)
+    for fraction in (1.0, 0.5):
+        for eta in (0.0, 0.2):
+            for loss, alpha in (("iou", 1.0), ("alpha-iou:2", 2.0), ("alpha-iou", 3.0)):
+                append_record(
+                    tmp_path / "results" / "results.jsonl",
+                    {
+                        "run_id": f"frac{fraction:g}-eta{eta:g}-seed0-{loss}",
+                        "settings": "s",
+                        "fraction": fraction,
+                        "eta": eta,
+                        "seed": 0,
+                        "loss": loss,
+                        "alpha": alpha,
+                        "metrics": dict(zip(METRICS, rng.uniform(0, 80, 12).tolist(), strict=True)),
+                    },
+                )
+    frame = load_results(tmp_path)[0]
+    table = robustness_table(frame)
+    assert table.block_axis == "both" and "η = 0.2, 50% data" in render(table, "markdown")
+    written = write_plots(frame, tmp_path / "plots")
+    names = {path.stem for path in written}
+    assert names == {"ap_vs_iou", "vs_eta", "vs_fraction", "alpha_sweep"}
+    assert all(path.stat().st_size > 1000 for path in written) and len(written) == 8
+    assert write_plots(frame[frame["loss"] != "alpha-iou:2"], tmp_path / "two") != []
+    assert not (tmp_path / "two" / "alpha_sweep.png").exists()  # two α values: no sweep

@@ -61,7 +61,12 @@ def _ap_vs_iou(frame: pd.DataFrame):
 
     blocks = sorted(frame.groupby(["fraction", "eta"]).groups, key=lambda k: (-k[0], k[1]))
     figure, axes = plt.subplots(
-        1, len(blocks), figsize=(4 * len(blocks), 3.4), squeeze=False, sharey=True
+        1,
+        len(blocks),
+        figsize=(4 * len(blocks), 3.4),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
     )
     mean, std = _summary(frame, ["fraction", "eta", "loss"])
     for axis, (fraction, eta) in zip(axes[0], blocks, strict=True):
@@ -85,7 +90,7 @@ def _against(frame: pd.DataFrame, x: str, rows: str, label: str):
 
     row_values = sorted(frame[rows].unique())
     figure, axes = plt.subplots(
-        len(row_values), 2, figsize=(9, 3.4 * len(row_values)), squeeze=False
+        len(row_values), 2, figsize=(9, 3.4 * len(row_values)), squeeze=False, layout="constrained"
     )
     mean, std = _summary(frame, [rows, "loss", x])
     for row, value in zip(axes, row_values, strict=True):
@@ -118,7 +123,9 @@ def _alpha_sweep(frame: pd.DataFrame):
     ]
     if not swept:
         return None
-    figure, axes = plt.subplots(len(swept), 2, figsize=(9, 3.4 * len(swept)), squeeze=False)
+    figure, axes = plt.subplots(
+        len(swept), 2, figsize=(9, 3.4 * len(swept)), squeeze=False, layout="constrained"
+    )
     for row, kind in zip(axes, swept, strict=True):
         part = frame[kinds == kind]
         mean, std = _summary(part, ["eta", "alpha"])
