@@ -363,31 +363,18 @@ def test_torchrun_two_processes_on_gloo(tmp_path, shapes):
 def test_voc_year_and_yolo_dataset_layouts(tmp_path):
     from .datasets import make_voc_year, make_yolo_dataset
 
+    def layout_config(folder, name):
+        return toy_config(folder, tmp_path / name, batch_size=2, max_steps=2)
+
     voc = make_voc_year(tmp_path / "VOCdevkit" / "VOC2007")
-    paths = data_from_folder(voc)
-    assert paths["train_split"].endswith("ImageSets/Main/train.txt")
-    config = TrainConfig(
-        **paths,
-        image_size=64,
-        batch_size=2,
-        max_steps=2,
-        warmup_steps=1,
-        out=str(tmp_path / "voc_run"),
-    )
+    assert data_from_folder(voc)["train_split"].endswith("ImageSets/Main/train.txt")
+    config = layout_config(voc, "voc_run")
     trainer = Trainer(config, log=lambda _: None)
     assert (len(trainer.train_set), len(trainer.val_set)) == (4, 2)
     assert train_and_evaluate(config, log=lambda _: None)["ground_truths"] == 4  # 2 boxes each
 
     yolo = make_yolo_dataset(tmp_path / "yolo")
-    paths = data_from_folder(yolo)
-    config = TrainConfig(
-        **paths,
-        image_size=64,
-        batch_size=2,
-        max_steps=2,
-        warmup_steps=1,
-        out=str(tmp_path / "yolo_run"),
-    )
+    config = layout_config(yolo, "yolo_run")
     assert train_and_evaluate(config, log=lambda _: None)["ground_truths"] == 6
     assert (tmp_path / "yolo_run" / "ground_truth.json").is_file()
     with pytest.raises(NoisyboxError, match="not a dataset folder noisybox knows"):
