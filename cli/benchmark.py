@@ -185,17 +185,24 @@ def _print_plan(runs, shard_runs, part, preset, base, out: Path, cost: dict) -> 
         typer.echo(f"  {state}  {spec.run_id}")
 
 
-def _write_report(out: Path, baseline: str | None) -> None:
-    from noisybox.report import plots
-    from noisybox.report.tables import load_results, render, robustness_table, write_text
+def _load_results(results_dir: Path):
+    """The results of ``results_dir``, each unreadable line reported as a warning."""
+    from noisybox.report.tables import load_results
 
-    frame, problems = load_results(out)
+    frame, problems = load_results(results_dir)
     for problem in problems:
         typer.echo(f"warning: {problem}", err=True)
-    table = robustness_table(frame, baseline)
-    typer.echo("")
-    typer.echo(render(table, "markdown"))
-    write_text(out / "report.md", render(table, "markdown") + "\n")
+    return frame
+
+
+def _write_report(out: Path, baseline: str | None) -> None:
+    from noisybox.report import plots
+    from noisybox.report.tables import render, robustness_table, write_text
+
+    frame = _load_results(out)
+    text = render(robustness_table(frame, baseline), "markdown")
+    typer.echo("\n" + text)
+    write_text(out / "report.md", text + "\n")
     written = plots.write_plots(frame, out / "plots")
     typer.echo(f"\nwrote {out / 'report.md'} and {len(written)} plots in {out / 'plots'}")
 
@@ -281,11 +288,9 @@ def report(
 ) -> None:
     """The robustness tables of a bench: one block per noise rate and data fraction, a row per
     loss (AP50 … AP95, mAP, mAP75:95), and each α-variant's relative improvement."""
-    from noisybox.report.tables import load_results, render, robustness_table, write_text
+    from noisybox.report.tables import render, robustness_table, write_text
 
-    frame, problems = load_results(results_dir)
-    for problem in problems:
-        typer.echo(f"warning: {problem}", err=True)
+    frame = _load_results(results_dir)
     text = render(robustness_table(frame, baseline), format)
     if output is None:
         typer.echo(text)

@@ -101,6 +101,11 @@ def derive_training_data(base, spec: RunSpec, data_dir: Path) -> dict[str, str |
     return overrides
 
 
+def run_folder(out: Path, spec: RunSpec) -> Path:
+    """Where a run's own folder goes: ``OUT/runs/RUN_ID``."""
+    return out / "runs" / spec.run_id
+
+
 def run_config(base, spec: RunSpec, out: Path, data: dict[str, str | None]):
     """The ``TrainConfig`` of one run."""
     return dataclasses.replace(
@@ -109,7 +114,7 @@ def run_config(base, spec: RunSpec, out: Path, data: dict[str, str | None]):
         loss=spec.loss,
         alpha=None,
         seed=spec.seed,
-        out=str(out / "runs" / spec.run_id),
+        out=str(run_folder(out, spec)),
     )
 
 
@@ -164,8 +169,7 @@ def run_grid(
     records = []
     for index, spec in enumerate(todo):
         started = time.perf_counter()
-        config = run_config(base, spec, out, {})
-        run_dir = Path(config.out)
+        run_dir = run_folder(out, spec)
         resume = (run_dir / "checkpoints" / "last.pt").is_file()
         if rank == 0:
             data = derive_training_data(base, spec, out / "data")

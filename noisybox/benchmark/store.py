@@ -32,14 +32,11 @@ def append_record(path: Path, record: dict) -> None:
     """Append ``record`` as one line, durably (written and fsynced before returning)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(record, sort_keys=True).encode() + b"\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
-        if size:  # a line cut short by a crash must not swallow this one
-            with path.open("rb") as handle:
-                handle.seek(size - 1)
-                if handle.read(1) != b"\n":
-                    line = b"\n" + line
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # a line cut short by a crash must not swallow this one
         os.write(fd, line)
         os.fsync(fd)
     finally:
