@@ -13,6 +13,7 @@ import typer
 from noisybox.errors import NoisyboxError
 
 from .training import (
+    AlphaWarmupOption,
     AmpOption,
     AugmentOption,
     BackboneOption,
@@ -98,6 +99,7 @@ def bench(
     weights: WeightsOption = None,
     deterministic: DeterministicOption = False,
     compile_loss: CompileLossOption = False,
+    alpha_warmup: AlphaWarmupOption = 0,
 ) -> None:
     """Train every loss at every noise rate, data fraction and seed; report the robustness.
 
@@ -147,6 +149,7 @@ def bench(
         weights=str(weights) if weights else None,
         deterministic=deterministic,
         compile_loss=compile_loss,
+        alpha_warmup=alpha_warmup,
         out=str(out),
     )
     if dry_run:

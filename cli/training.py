@@ -35,7 +35,10 @@ def make_dataset(
 
 DataOption = Annotated[
     Path | None,
-    typer.Option(help="A dataset folder: from make-dataset, a VOC year, or a YOLO dataset."),
+    typer.Option(
+        help="A dataset folder: from make-dataset, a VOC year, a YOLO dataset, or images/ + "
+        "annotations/ + splits/{train,val}.txt."
+    ),
 ]
 TrainAnnOption = Annotated[Path | None, typer.Option(help="Training annotations (e.g. noisy).")]
 ValAnnOption = Annotated[Path | None, typer.Option(help="Clean validation annotations.")]
@@ -67,6 +70,13 @@ WeightsOption = Annotated[
     typer.Option(help="A local checkpoint, or 'imagenet' (backbone, from torchvision's cache)."),
 ]
 DeterministicOption = Annotated[bool, typer.Option(help="Deterministic kernels only.")]
+AlphaWarmupOption = Annotated[
+    int,
+    typer.Option(
+        help="Raise α linearly from 1 to the loss's α over the first STEPS steps (0: off).",
+        metavar="STEPS",
+    ),
+]
 CompileLossOption = Annotated[bool, typer.Option(help="torch.compile the box loss.")]
 
 
@@ -105,6 +115,7 @@ def train(
     ] = "iou",
     alpha: Annotated[float | None, typer.Option(help="α of an alpha-* loss.")] = None,
     alpha_penalty: Annotated[float | None, typer.Option(help="α of the penalty term.")] = None,
+    alpha_warmup: AlphaWarmupOption = 0,
     model: ModelOption = "fcos",
     backbone: BackboneOption = "tiny",
     img_size: ImgSizeOption = 128,
@@ -137,6 +148,7 @@ def train(
         loss=loss,
         alpha=alpha,
         alpha_penalty=alpha_penalty,
+        alpha_warmup=alpha_warmup,
         image_size=img_size,
         epochs=epochs,
         max_steps=max_steps,

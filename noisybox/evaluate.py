@@ -150,6 +150,57 @@ def _mean_valid(values: np.ndarray) -> float:
     return float(valid.mean()) * 100 if valid.size else 0.0
 
 
+def mean_matched_iou(
+    ground_truth: dict, detections: list, threshold: float = 0.5
+) -> float | None:
+    """Mean IoU of the detections that COCO's matching pairs with a ground-truth box at
+    ``threshold``, in [0, 1]; ``None`` when nothing matches.
+
+    The rule is COCOeval's (``evaluateImg``): per image and class, up to 100 detections by
+    descending score, each takes the not yet taken non-crowd ground truth of highest IoU
+    ``>= threshold``. Crowd boxes are left out (COCO only lets a detection fall back on them
+    when no other box matches, so they never change a non-crowd match). Boxes are COCO
+    ``[x, y, w, h]`` in pixels. The measure of how well a detector localises what it finds,
+    apart from how much it finds: a diagnostic of ``noisybox bench`` runs.
+    """
+    from .boxes import xywh_to_xyxy
+
+    truths: dict[tuple, list] = {}
+    for record in ground_truth["annotations"]:
+        if not record.get("iscrowd", 0):
+            truths.setdefault((record["image_id"], record["category_id"]), []).append(
+                record["bbox"]
+            )
+    found: dict[tuple, list] = {}
+    for record in detections:
+        key = (record["image_id"], record["category_id"])
+        if key in truths:
+            found.setdefault(key, []).append((record["score"], record["bbox"]))
+    matched: list[float] = []
+    for key, scored in found.items():
+        scored.sort(key=lambda pair: -pair[0])  # stable, as COCOeval's mergesort
+        boxes = xywh_to_xyxy(np.asarray([bbox for _, bbox in scored[:MAX_DETECTIONS]], float))
+        gt = xywh_to_xyxy(np.asarray(truths[key], dtype=np.float64))
+        ious = _iou_matrix(boxes, gt)
+        taken = np.zeros(len(gt), dtype=bool)
+        for row in ious:
+            candidates = np.where(taken | (row < threshold), -1.0, row)
+            best = int(np.argmax(candidates))
+            if candidates[best] >= 0:
+                taken[best] = True
+                matched.append(float(row[best]))
+    return float(np.mean(matched)) if matched else None
+
+
+def _iou_matrix(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
+    """IoU of every row of ``boxes1`` (``(N, 4)`` xyxy) with every row of ``boxes2``."""
+    from .boxes import elementwise_iou
+
+    rows = np.repeat(boxes1, len(boxes2), axis=0)
+    columns = np.tile(boxes2, (len(boxes1), 1))
+    return elementwise_iou(rows, columns).reshape(len(boxes1), len(boxes2))
+
+
 def evaluate_detections(
     ground_truth: dict, detections: list, backend: str = "faster"
 ) -> Evaluation:

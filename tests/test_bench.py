@@ -1,6 +1,7 @@
 """``noisybox bench`` and ``noisybox report``: the grid, its store, resuming, shards, reports."""
 
 import json
+import os
 from html.parser import HTMLParser
 
 import numpy as np
@@ -116,11 +117,19 @@ def test_tiny_grid_end_to_end(tmp_path, shapes, capsys):
     manifest = json.loads((out / "data/frac1-eta0.2-seed0.json.manifest.json").read_text())
     assert manifest["noise"] == {"eta": 0.2} and 0.6 < manifest["report"]["mean_iou"] < 0.9
     clean = by_id["frac1-eta0-seed0-iou"]
-    assert clean["train_annotations"] == str(shapes / "annotations/train.json")
+    # records name no absolute path and no host: paths are relative to the bench folder
+    assert clean["train_annotations"] == os.path.relpath(shapes / "annotations/train.json", out)
+    assert (out / clean["train_annotations"]).samefile(shapes / "annotations/train.json")
+    stored = (out / "results" / "results.jsonl").read_text()
+    assert str(tmp_path) not in stored and str(shapes) not in stored and "host" not in clean
+    assert clean["config"]["out"] == "runs/frac1-eta0-seed0-iou"
     assert clean["alpha"] == 1.0 and by_id["frac1-eta0-seed0-alpha-iou"]["alpha"] == 3.0
     assert set(clean["metrics"]) >= set(METRICS) and clean["steps"] == 2
+    positive = clean["diagnostics"]["positive_iou"]
+    assert 0 <= positive["p10"] <= positive["p50"] <= positive["p90"] <= 1
+    assert positive["steps"] == 1  # log_every 10 > 2 steps: only the last step is logged
     assert (out / "report.md").read_text().startswith("| noise | loss | AP50")
-    assert {p.name for p in (out / "plots").iterdir()} == {
+    assert {p.name for p in (out / "plots").iterdir()} >= {
         "ap_vs_iou.png",
         "ap_vs_iou.svg",
         "vs_eta.png",
@@ -356,7 +365,7 @@ def test_every_figure_when_the_grid_varies_eta_fraction_and_alpha(tmp_path):
     assert table.block_axis == "both" and "η = 0.2, 50% data" in render(table, "markdown")
     written = write_plots(frame, tmp_path / "plots")
     names = {path.stem for path in written}
-    assert names == {"ap_vs_iou", "vs_eta", "vs_fraction", "alpha_sweep"}
-    assert all(path.stat().st_size > 1000 for path in written) and len(written) == 8
+    assert names == {"ap_vs_iou", "vs_eta", "vs_fraction", "alpha_sweep", "regime"}
+    assert all(path.stat().st_size > 1000 for path in written) and len(written) == 10
     assert write_plots(frame[frame["loss"] != "alpha-iou:2"], tmp_path / "two") != []
     assert not (tmp_path / "two" / "alpha_sweep.png").exists()  # two α values: no sweep

@@ -306,6 +306,7 @@ def test_zero_size_fcos_predictions_stay_finite():
     from torchvision.ops import complete_box_iou_loss
 
     from noisybox.losses import build_loss
+    from noisybox.training.diagnostics import PositiveIoU
     from noisybox.training.models import _decode, regression_loss
 
     coder = BoxLinearCoder(normalize_by_size=True)
@@ -316,7 +317,7 @@ def test_zero_size_fcos_predictions_stay_finite():
     (stock_grad,) = torch.autograd.grad(stock, regression)
     assert not torch.isfinite(stock_grad).all()  # the pitfall exists
     loss = regression_loss(
-        build_loss("alpha-ciou", reduction="sum"), coder, regression, anchors, gt
+        build_loss("alpha-ciou", reduction="sum"), coder, regression, anchors, gt, PositiveIoU()
     )
     (grad,) = torch.autograd.grad(loss, regression)
     assert torch.isfinite(loss) and torch.isfinite(grad).all() and grad.abs().sum() > 0

@@ -15,9 +15,11 @@ folder without a checkpoint starts over.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import platform
 import shutil
 import time
@@ -32,6 +34,7 @@ from ..formats import read_annotations, write_annotations
 from ..manifest import build_manifest, checksum, write_manifest
 from ..noise import NoiseConfig, corrupt
 from ..subsample import subsample_images
+from ..training.diagnostics import summarize_positive_iou
 from ..training.trainer import RUNTIME_FIELDS
 from .grid import RunSpec, loss_alpha
 from .store import append_record, read_records, results_file
@@ -39,13 +42,47 @@ from .store import append_record, read_records, results_file
 #: TrainConfig fields a grid sets per run
 GRID_FIELDS = ("loss", "alpha", "alpha_penalty", "seed")
 
+#: TrainConfig fields added after results stores were in use, with their default: at that
+#: default a field is left out of the settings, so that older results still match
+LATER_FIELDS = {"alpha_warmup": 0}
+
 Event = dict[str, object]
 
 
+#: TrainConfig fields that name files: kept in the settings relative to the bench folder,
+#: and left out of the fingerprint, where the files' checksums stand for the data
+PATH_FIELDS = (
+    "train_annotations",
+    "val_annotations",
+    "images",
+    "val_images",
+    "train_split",
+    "val_split",
+    "weights",
+)
+
+
+def relative_paths(config: dict, out: Path) -> dict:
+    """``config`` with its file settings (:data:`PATH_FIELDS`) relative to the folder ``out``
+    (``imagenet`` and unset ones as they are), so a record names no absolute path."""
+    return {
+        key: os.path.relpath(Path(value).absolute(), Path(out).absolute())
+        if key in PATH_FIELDS and value and value != "imagenet"
+        else value
+        for key, value in config.items()
+    }
+
+
 def settings_of(base) -> dict:
-    """What every run of a grid shares: the training settings and the data's checksums."""
+    """What every run of a grid shares: the training settings (file paths relative to the
+    bench folder ``base.out``) and the data's checksums."""
     config = base.to_json()
-    settings = {k: v for k, v in config.items() if k not in RUNTIME_FIELDS + GRID_FIELDS}
+    settings = {
+        k: v
+        for k, v in relative_paths(config, Path(base.out)).items()
+        if k not in RUNTIME_FIELDS + GRID_FIELDS
+        and not (k in LATER_FIELDS and v == LATER_FIELDS[k])
+    }
     settings["checksums"] = {
         name: checksum(Path(config[name]))
         for name in ("train_annotations", "val_annotations", "train_split", "val_split")
@@ -55,8 +92,10 @@ def settings_of(base) -> dict:
 
 
 def fingerprint(settings: dict) -> str:
-    """A short hash naming ``settings`` in each record."""
-    text = json.dumps(settings, sort_keys=True).encode()
+    """A short hash naming ``settings`` in each record: every setting but the file paths
+    (the data is named by its checksums, so a bench folder can move)."""
+    named = {k: v for k, v in settings.items() if k not in PATH_FIELDS}
+    text = json.dumps(named, sort_keys=True).encode()
     return hashlib.sha256(text).hexdigest()[:16]
 
 
@@ -101,9 +140,14 @@ def derive_training_data(base, spec: RunSpec, data_dir: Path) -> dict[str, str |
     return overrides
 
 
+def spec_dir(spec: RunSpec) -> str:
+    """A run's folder relative to the bench folder: ``runs/RUN_ID``."""
+    return f"runs/{spec.run_id}"
+
+
 def run_folder(out: Path, spec: RunSpec) -> Path:
     """Where a run's own folder goes: ``OUT/runs/RUN_ID``."""
-    return out / "runs" / spec.run_id
+    return out / spec_dir(spec)
 
 
 def run_config(base, spec: RunSpec, out: Path, data: dict[str, str | None]):
@@ -131,7 +175,7 @@ def finished_runs(out: Path, settings: dict) -> dict[str, dict]:
             changed = [
                 f"{key} {theirs.get(key)!r}, now {settings.get(key)!r}"
                 for key in sorted(set(theirs) | set(settings))
-                if theirs.get(key) != settings.get(key)
+                if key not in PATH_FIELDS and theirs.get(key) != settings.get(key)
             ]
             raise NoisyboxError(
                 f"{out}: holds results made with other settings or data "
@@ -210,8 +254,10 @@ def run_grid(
 def _record(spec, config, settings, settings_id, result, out, seconds) -> dict:
     import torch
 
-    metrics_lines = (Path(config.out) / "metrics.jsonl").read_text().splitlines()
-    last = json.loads(metrics_lines[-1]) if metrics_lines else {}
+    logged = [
+        json.loads(line) for line in (Path(config.out) / "metrics.jsonl").read_text().splitlines()
+    ]
+    last = logged[-1] if logged else {}
     return {
         "run_id": spec.run_id,
         "settings": settings_id,
@@ -224,6 +270,10 @@ def _record(spec, config, settings, settings_id, result, out, seconds) -> dict:
         "matches": result["matches"],
         "ground_truths": result["ground_truths"],
         "detections": result["detections"],
+        "diagnostics": {
+            "positive_iou": summarize_positive_iou(logged),
+            "matched_iou": result.get("matched_iou"),
+        },
         "steps": last.get("step"),
         "images_per_s": last.get("images_per_s"),
         "processes": last.get("processes"),
@@ -231,23 +281,29 @@ def _record(spec, config, settings, settings_id, result, out, seconds) -> dict:
         "eval_s": round(result["seconds"]["evaluate"], 2),
         "run_s": round(seconds, 2),
         "run_dir": str(Path(config.out).relative_to(out)),
-        "train_annotations": config.train_annotations,
-        "config": config.to_json(),
+        "train_annotations": relative_paths(config.to_json(), out)["train_annotations"],
+        "config": {**relative_paths(config.to_json(), out), "out": spec_dir(spec)},
         "grid_settings": settings,
         "device": _device_name(config.device),
         "torch": torch.__version__,
         "noisybox": __version__,
-        "host": platform.node(),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
 def _device_name(device: str) -> str:
+    """The GPU's name, or the CPU's model and core count."""
     import torch
 
     if device != "cpu" and torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return platform.processor() or platform.machine()
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    return f"{model} ({os.cpu_count()} cores)"
 
 
 def _mean(values: list[float]) -> float | None:

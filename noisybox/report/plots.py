@@ -4,7 +4,10 @@
 - ``vs_eta``: mAP and mAP75:95 against the noise rate η per loss (the paper's Figure 6);
 - ``vs_fraction``: the same against the share of training data (Figure 7);
 - ``alpha_sweep``: mAP and mAP75:95 against α per noise rate, when a grid has three or more
-  α values of one IoU kind (``iou`` counts as α = 1 of ``alpha-iou``).
+  α values of one IoU kind (``iou`` counts as α = 1 of ``alpha-iou``);
+- ``regime``: where α pays: the relative improvement of each ``alpha-X`` over ``X`` against
+  the baseline's localisation quality (median IoU of its training positives, and its
+  AP75/AP50), one point per (fraction, η, seed).
 
 Points are means over seeds with ± one standard deviation as error bars. No torch here.
 """
@@ -17,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_write
-from .tables import METRICS
+from .tables import METRICS, baseline_of
 
 THRESHOLDS = [int(m[2:]) / 100 for m in METRICS[:-2]]
 
@@ -36,6 +39,9 @@ def write_plots(frame: pd.DataFrame, folder: Path) -> list[Path]:
     sweep = _alpha_sweep(frame)
     if sweep is not None:
         figures["alpha_sweep"] = sweep
+    pairs = regime_points(frame)
+    if not pairs.empty:
+        figures["regime"] = _regime(pairs)
     written = []
     for name, figure in figures.items():
         for suffix in ("png", "svg"):
@@ -140,4 +146,92 @@ def _alpha_sweep(frame: pd.DataFrame):
             column.set_ylabel(f"{metric} (%)")
             column.grid(alpha=0.3)
         row[0].legend()
+    return figure
+
+
+#: a relative improvement over a baseline below this mAP (percent) is left out of the regime
+#: figure: a ratio of two numbers near zero says nothing
+REGIME_FLOOR = 1.0
+#: the baseline's localisation measures the regime figure plots against, with their labels
+REGIME_AXES = {
+    "positive_iou_p50": "baseline's median IoU of training positives",
+    "ap75_over_ap50": "baseline's AP75 / AP50",
+}
+
+
+def regime_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (fraction, η, seed, ``alpha-X``) whose baseline ``X`` ran with the same
+    (fraction, η, seed): the relative improvements (percent) in mAP and mAP75:95, the
+    baseline's :data:`REGIME_AXES`, and the noise rate. Baselines below
+    :data:`REGIME_FLOOR` mAP are left out."""
+    losses = list(dict.fromkeys(frame["loss"]))
+    runs = frame.set_index(["fraction", "eta", "seed", "loss"])
+    rows = []
+    for (fraction, eta, seed, loss), run in runs.iterrows():
+        base = baseline_of(loss, losses, None)
+        key = (fraction, eta, seed, base)
+        if base is None or key not in runs.index:
+            continue
+        reference = runs.loc[key]
+        if not reference["mAP"] >= REGIME_FLOOR:
+            continue
+        rows.append(
+            {
+                "fraction": fraction,
+                "eta": eta,
+                "seed": seed,
+                "loss": loss,
+                "baseline": base,
+                "mAP": 100 * (run["mAP"] / reference["mAP"] - 1),
+                "mAP75:95": 100 * (run["mAP75:95"] / reference["mAP75:95"] - 1)
+                if reference["mAP75:95"] > 0
+                else float("nan"),
+                "positive_iou_p50": reference.get("positive_iou_p50", float("nan")),
+                "ap75_over_ap50": reference["AP75"] / reference["AP50"]
+                if reference["AP50"] > 0
+                else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _regime(points: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    axes_used = [name for name in REGIME_AXES if points[name].notna().any()]
+    figure, axes = plt.subplots(
+        2,
+        len(axes_used),
+        figsize=(4.6 * len(axes_used), 6.8),
+        squeeze=False,
+        layout="constrained",
+    )
+    etas = sorted(points["eta"].unique())
+    colours = plt.get_cmap("viridis")(
+        [i / max(1, len(etas) - 1) * 0.85 for i in range(len(etas))]
+    )
+    markers = dict(zip(dict.fromkeys(points["loss"]), "osD^v<>pX*", strict=False))
+    for row, metric in zip(axes, ("mAP", "mAP75:95"), strict=True):
+        for axis, x in zip(row, axes_used, strict=True):
+            for (loss, eta), part in points.groupby(["loss", "eta"], sort=False):
+                axis.scatter(
+                    part[x],
+                    part[metric],
+                    color=colours[etas.index(eta)],
+                    marker=markers.get(loss, "o"),
+                    s=28,
+                    label=f"{loss}, η = {eta:g}",
+                )
+            axis.axhline(0, color="black", linewidth=0.8)
+            if x == "positive_iou_p50":
+                axis.axvline(3**-0.5, color="grey", linestyle="--", linewidth=0.8)
+            axis.set_xlabel(REGIME_AXES[x])
+            axis.set_ylabel(f"{metric}: rel. improvement over X (%)")
+            axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    figure.suptitle(
+        "Where α pays: alpha-X vs X per (η, seed); dashed: IoU = 1/√3, below which α = 3 "
+        "has the smaller gradient",
+        fontsize=9,
+    )
     return figure

@@ -31,9 +31,23 @@ FORMATS = ("markdown", "csv", "latex", "html")
 IMPROVEMENT = "rel. improv."
 
 
+#: the localisation diagnostics of a run record, as columns (NaN where a record has none):
+#: quantiles of the training positives' IoU over the last logged steps, and the mean IoU of
+#: the validation detections matched at IoU 0.5
+DIAGNOSTICS = ["positive_iou_p10", "positive_iou_p50", "positive_iou_p90", "matched_iou"]
+
+
+def _diagnostics(record: dict) -> dict[str, float]:
+    found = record.get("diagnostics") or {}
+    positive = found.get("positive_iou") or {}
+    values = {f"positive_iou_{q}": positive.get(q) for q in ("p10", "p50", "p90")}
+    values["matched_iou"] = found.get("matched_iou")
+    return {k: np.nan if v is None else float(v) for k, v in values.items()}
+
+
 def load_results(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
-    """One row per finished run: fraction, eta, seed, loss, alpha, every metric, run_s; and
-    the problems met reading the store."""
+    """One row per finished run: fraction, eta, seed, loss, alpha, every metric,
+    the diagnostics (:data:`DIAGNOSTICS`), run_s; and the problems met reading the store."""
     records, problems = read_records(Path(results_dir))
     if not records:
         raise NoisyboxError(f"{results_dir}: no finished runs in results/")
@@ -43,6 +57,7 @@ def load_results(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
             "alpha": r.get("alpha"),
             "run_s": r.get("run_s"),
             **{m: r["metrics"].get(m, np.nan) for m in METRICS},
+            **_diagnostics(r),
         }
         for r in records
     ]

@@ -25,6 +25,7 @@ from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastL
 
 from ..errors import NoisyboxError
 from ..losses import CoordinateLoss
+from .diagnostics import PositiveIoU
 
 MODELS = ("fcos", "retinanet", "faster-rcnn")
 BACKBONES = ("tiny", "resnet18", "resnet34", "resnet50", "mobilenet_v3")
@@ -58,23 +59,41 @@ def _decode(coder, regression: Tensor, anchors: Tensor) -> Tensor:
 
 
 def regression_loss(
-    box_loss: nn.Module, coder, regression: Tensor, anchors: Tensor, gt_boxes: Tensor
+    box_loss: nn.Module,
+    coder,
+    regression: Tensor,
+    anchors: Tensor,
+    gt_boxes: Tensor,
+    recorder: PositiveIoU,
 ) -> Tensor:
     """Summed box loss of foreground ``regression`` (``(N, 4)``) against ``gt_boxes``.
 
-    IoU-based losses see decoded boxes; coordinate losses the encoded targets.
+    IoU-based losses see decoded boxes; coordinate losses the encoded targets. ``recorder``
+    sees the decoded boxes either way.
     """
     if isinstance(box_loss, CoordinateLoss):
+        if recorder.armed:
+            recorder.add(_decode(coder, regression.detach(), anchors), gt_boxes)
         return box_loss(regression.float(), _encode(coder, gt_boxes, anchors).float())
-    return box_loss(_decode(coder, regression, anchors), gt_boxes.float())
+    predicted = _decode(coder, regression, anchors)
+    recorder.add(predicted.detach(), gt_boxes)
+    return box_loss(predicted, gt_boxes.float())
 
 
 class FCOSHeadWithLoss(FCOSHead):
-    """torchvision's FCOS head with ``box_loss`` (``reduction="sum"``) in place of GIoU."""
+    """torchvision's FCOS head with ``box_loss`` (``reduction="sum"``) in place of GIoU;
+    ``positive_iou`` records the foreground locations' boxes."""
 
-    def __init__(self, in_channels: int, num_anchors: int, num_classes: int, box_loss: nn.Module):
+    def __init__(
+        self,
+        in_channels: int,
+        num_anchors: int,
+        num_classes: int,
+        box_loss: nn.Module,
+        positive_iou: PositiveIoU,
+    ):
         super().__init__(in_channels, num_anchors, num_classes)
-        self.box_loss = box_loss
+        self.box_loss, self.positive_iou = box_loss, positive_iou
 
     def compute_loss(self, targets, head_outputs, anchors, matched_idxs) -> dict[str, Tensor]:
         # Adapted from torchvision 0.29's FCOSHead.compute_loss: only the box loss changes.
@@ -107,6 +126,7 @@ class FCOSHeadWithLoss(FCOSHead):
             bbox_regression[foreground],
             anchors_t[foreground],
             gt_boxes_t[foreground],
+            self.positive_iou,
         )
 
         reg_targets = self.box_coder.encode(anchors_t, gt_boxes_t)
@@ -129,11 +149,14 @@ class FCOSHeadWithLoss(FCOSHead):
 
 
 class RetinaNetRegressionHeadWithLoss(RetinaNetRegressionHead):
-    """torchvision's RetinaNet regression head with ``box_loss`` (``reduction="sum"``)."""
+    """torchvision's RetinaNet regression head with ``box_loss`` (``reduction="sum"``);
+    ``positive_iou`` records the foreground anchors' boxes."""
 
-    def __init__(self, in_channels: int, num_anchors: int, box_loss: nn.Module):
+    def __init__(
+        self, in_channels: int, num_anchors: int, box_loss: nn.Module, positive_iou: PositiveIoU
+    ):
         super().__init__(in_channels, num_anchors)
-        self.box_loss = box_loss
+        self.box_loss, self.positive_iou = box_loss, positive_iou
 
     def compute_loss(self, targets, head_outputs, anchors, matched_idxs) -> Tensor:
         # Adapted from torchvision 0.29's RetinaNetRegressionHead.compute_loss.
@@ -149,6 +172,7 @@ class RetinaNetRegressionHeadWithLoss(RetinaNetRegressionHead):
                 regression[foreground],
                 anchors_per_image[foreground],
                 gt_boxes,
+                self.positive_iou,
             )
             losses.append(loss / max(1, foreground.numel()))
         return sum(losses) / max(1, len(targets))
@@ -160,12 +184,13 @@ class RoIHeadsWithLoss(RoIHeads):
     IoU-based losses compare the boxes decoded from the regression of each positive RoI (for
     its ground-truth class) with the boxes decoded from its targets; ``smooth-l1`` on the
     encoded deltas is torchvision's own loss. Both are summed and divided by the number of
-    sampled RoIs, as torchvision does. Inference is torchvision's.
+    sampled RoIs, as torchvision does. Inference is torchvision's. ``positive_iou`` records
+    the positive RoIs' decoded boxes against their targets.
     """
 
-    def __init__(self, box_loss: nn.Module, *args, **kwargs):
+    def __init__(self, box_loss: nn.Module, positive_iou: PositiveIoU, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.box_loss = box_loss
+        self.box_loss, self.positive_iou = box_loss, positive_iou
 
     def forward(self, features, proposals, image_shapes, targets=None):
         if not self.training:
@@ -177,11 +202,18 @@ class RoIHeadsWithLoss(RoIHeads):
         positive = torch.where(labels > 0)[0]
         per_class = box_regression.reshape(len(labels), -1, 4)[positive, labels[positive]]
         anchors = torch.cat(proposals)[positive]
-        if isinstance(self.box_loss, CoordinateLoss):
+        coordinates = isinstance(self.box_loss, CoordinateLoss)
+        if coordinates and not self.positive_iou.armed:
             loss_box = self.box_loss(per_class, regression_targets[positive])
         else:
             gt_boxes = _decode(self.box_coder, regression_targets[positive], anchors)
-            loss_box = self.box_loss(_decode(self.box_coder, per_class, anchors), gt_boxes)
+            predicted = _decode(self.box_coder, per_class, anchors)
+            self.positive_iou.add(predicted.detach(), gt_boxes)
+            loss_box = (
+                self.box_loss(per_class, regression_targets[positive])
+                if coordinates
+                else self.box_loss(predicted, gt_boxes)
+            )
         losses = {
             "loss_classifier": nn.functional.cross_entropy(class_logits, labels),
             "loss_box_reg": loss_box / labels.numel(),
@@ -315,9 +347,11 @@ def build_detector(
     ``num_classes`` counts the classes without background. Images are not rescaled by the
     model (``min_size = max_size = image_size``; the data pipeline makes them that size),
     anchors are scaled to the input, and post-processing keeps scores down to 0.05 so that
-    AP is measured over the whole precision-recall curve.
+    AP is measured over the whole precision-recall curve. The detector's ``positive_iou``
+    (a :class:`~noisybox.training.diagnostics.PositiveIoU`) records its training positives.
     """
     body = build_backbone(backbone)
+    recorder = PositiveIoU()
     channels = body.out_channels
     scale = image_size / 800  # torchvision's anchors are sized for 800-pixel images
     common = {"min_size": image_size, "max_size": image_size, "detections_per_img": 100}
@@ -326,17 +360,20 @@ def build_detector(
         detector = FCOS(
             body, num_classes + 1, anchor_generator=anchors, score_thresh=0.05, **common
         )
-        detector.head = FCOSHeadWithLoss(channels, 1, num_classes + 1, box_loss)
+        detector.head = FCOSHeadWithLoss(channels, 1, num_classes + 1, box_loss, recorder)
+        detector.positive_iou = recorder
         return detector
     if model == "retinanet":
         bases = [max(8, round(size * scale * 4)) for size in (32, 64, 128, 256, 512)]
         sizes = tuple(tuple(round(b * 2 ** (i / 3)) for i in range(3)) for b in bases)
         anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
         head = RetinaNetHead(channels, 9, num_classes + 1)
-        head.regression_head = RetinaNetRegressionHeadWithLoss(channels, 9, box_loss)
-        return RetinaNet(
+        head.regression_head = RetinaNetRegressionHeadWithLoss(channels, 9, box_loss, recorder)
+        detector = RetinaNet(
             body, num_classes + 1, anchor_generator=anchors, head=head, score_thresh=0.05, **common
         )
+        detector.positive_iou = recorder
+        return detector
     if model == "faster-rcnn":
         levels = ["0", "1", "2"]  # the FPN maps of strides 8, 16 and 32
         rpn_sizes = tuple((max(8, round(size * scale * 2)),) for size in (32, 64, 128, 256, 512))
@@ -352,8 +389,14 @@ def build_detector(
         )
         heads = detector.roi_heads
         detector.roi_heads = RoIHeadsWithLoss(
-            box_loss, heads.box_roi_pool, heads.box_head, heads.box_predictor, **ROI_HEAD_SETTINGS
+            box_loss,
+            recorder,
+            heads.box_roi_pool,
+            heads.box_head,
+            heads.box_predictor,
+            **ROI_HEAD_SETTINGS,
         )
+        detector.positive_iou = recorder
         return detector
     raise NoisyboxError(f"--model must be one of {', '.join(MODELS)}; got {model!r}")
 

@@ -3,7 +3,8 @@
 A run folder holds everything about a run: ``config.json`` (all settings, enough to repeat
 it), ``metrics.jsonl`` (losses, learning rate and throughput per logged step),
 ``checkpoints/last.pt`` (a plain state dict, loadable with ``torch.load(weights_only=True)``),
-``detections.json`` (COCO results on the validation images) and ``eval.json``; for VOC or
+``detections.json`` (COCO results on the validation images) and ``eval.json`` (the metrics
+and ``matched_iou``, the mean IoU of the detections matched at IoU 0.5); for VOC or
 YOLO validation data also ``ground_truth.json``, the COCO form they were evaluated against.
 """
 
@@ -24,10 +25,11 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import NoisyboxError
-from ..evaluate import evaluate_detections
+from ..evaluate import evaluate_detections, mean_matched_iou
 from ..formats import read_annotations
-from ..losses import build_loss
+from ..losses import AlphaIoULoss, build_loss
 from .data import DetectionDataset, EpochBatchSampler, collate
+from .diagnostics import alpha_at
 from .models import build_detector, count_parameters, load_cached_imagenet_weights
 
 #: settings that never change a run's result: a resumed run may change them
@@ -50,6 +52,7 @@ class TrainConfig:
     loss: str = "iou"
     alpha: float | None = None
     alpha_penalty: float | None = None
+    alpha_warmup: int = 0
     image_size: int = 128
     epochs: int | None = None
     max_steps: int | None = None
@@ -80,7 +83,10 @@ def data_from_folder(folder: Path) -> dict[str, str]:
     - ``noisybox make-dataset``: ``images/`` and ``annotations/{train,val}.json``;
     - a VOC devkit year (``VOCdevkit/VOC2007``): ``Annotations/``, ``JPEGImages/`` and
       ``ImageSets/Main/{train,val}.txt``;
-    - a YOLO dataset: ``images/{train,val}/`` beside ``labels/{train,val}/``.
+    - a YOLO dataset: ``images/{train,val}/`` beside ``labels/{train,val}/``;
+    - a folder of ``images/`` and one ``annotations/`` set (VOC XML files, or YOLO txt
+      files) with the split lists ``splits/{train,val}.txt`` (image names without suffix,
+      one a line), as NEU-DET and many downloads come.
     """
     if (folder / "annotations" / "train.json").is_file():
         paths = {
@@ -97,6 +103,15 @@ def data_from_folder(folder: Path) -> dict[str, str]:
             "train_split": lists / "train.txt",
             "val_split": lists / "val.txt",
         }
+    elif (folder / "annotations").is_dir() and (folder / "splits" / "train.txt").is_file():
+        lists = folder / "splits"
+        paths = {
+            "train_annotations": folder / "annotations",
+            "val_annotations": folder / "annotations",
+            "images": folder / "images",
+            "train_split": lists / "train.txt",
+            "val_split": lists / "val.txt",
+        }
     elif (folder / "labels" / "train").is_dir():
         paths = {
             "train_annotations": folder / "labels" / "train",
@@ -107,7 +122,8 @@ def data_from_folder(folder: Path) -> dict[str, str]:
     else:
         raise NoisyboxError(
             f"{folder}: not a dataset folder noisybox knows (annotations/train.json from "
-            "make-dataset, a VOC year with Annotations/, or a YOLO dataset with labels/train/)"
+            "make-dataset, a VOC year with Annotations/, a YOLO dataset with labels/train/, "
+            "or images/ + annotations/ + splits/train.txt)"
         )
     for path in paths.values():
         if not path.exists():
@@ -241,6 +257,8 @@ class Trainer:
             reduction="sum",
             **({"compile": True} if config.compile_loss else {}),
         )
+        self.alpha_targets = _alpha_warmup_targets(box_loss, config)
+        self.box_loss = box_loss
         torch.manual_seed(config.seed)
         self.model = build_detector(
             config.model, config.backbone, len(category_ids), config.image_size, box_loss
@@ -366,6 +384,12 @@ class Trainer:
                 lr = _learning_rate(self.step, config, self.total_steps)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
+                alphas = self._warm_alpha()
+                logged = (self.step + 1) % config.log_every == 0 or (
+                    self.step + 1 == self.total_steps
+                )
+                if logged:
+                    self.model.positive_iou.arm()
                 images = [image.to(self.device, non_blocking=True) for image in images]
                 targets = [
                     {"boxes": t["boxes"].to(self.device), "labels": t["labels"].to(self.device)}
@@ -389,9 +413,10 @@ class Trainer:
                 self.scaler.update()
                 self.step += 1
                 images_seen += len(images) * self.world
-                if self.step % config.log_every == 0 or self.step == self.total_steps:
+                if logged:
                     elapsed = time.perf_counter() - started
-                    values = self._mean_over_ranks({"loss": total, **losses})
+                    diagnostics = self.model.positive_iou.take()
+                    values = self._mean_over_ranks({"loss": total, **losses, **diagnostics})
                     if not math.isfinite(values["loss"]):  # the same on every rank: all stop
                         loss = values["loss"]
                         raise NoisyboxError(
@@ -400,6 +425,7 @@ class Trainer:
                     record = {
                         "step": self.step,
                         "lr": lr,
+                        **alphas,
                         **values,
                         "images_per_s": images_seen / elapsed,
                         "processes": self.world,
@@ -418,6 +444,17 @@ class Trainer:
         if board is not None:
             board.close()
 
+    def _warm_alpha(self) -> dict[str, float]:
+        """Set the loss's α (and α of the penalty) for this step under ``alpha_warmup``;
+        the values set, for the metrics record (none without a warm-up)."""
+        if not self.alpha_targets:
+            return {}
+        warmup = self.config.alpha_warmup
+        values = {name: alpha_at(self.step, t, warmup) for name, t in self.alpha_targets.items()}
+        for name, value in values.items():
+            setattr(self.box_loss, name, value)
+        return values
+
     def _log_step(self, record: dict) -> None:
         self.log(
             f"step {record['step']}/{record['total']}  loss {record['loss']:.4f}  "
@@ -427,7 +464,7 @@ class Trainer:
 
     def _mean_over_ranks(self, losses: dict[str, torch.Tensor]) -> dict[str, float]:
         """Loss values averaged over the processes (every rank calls this at the same steps)."""
-        stacked = torch.stack([value.detach().float() for value in losses.values()])
+        stacked = torch.stack([value.detach().float().to(self.device) for value in losses.values()])
         if self.world > 1:
             torch.distributed.all_reduce(stacked)
             stacked /= self.world
@@ -511,10 +548,30 @@ class Trainer:
         detections = self.predict(ground_truth)
         with atomic_write(self.run_dir / "detections.json") as handle:
             handle.write(json.dumps(detections).encode())
-        result = evaluate_detections(ground_truth, detections)
+        result = {
+            **evaluate_detections(ground_truth, detections).to_dict(),
+            "matched_iou": mean_matched_iou(ground_truth, detections),
+        }
         with atomic_write(self.run_dir / "eval.json") as handle:
-            handle.write(json.dumps(result.to_dict(), indent=2).encode())
-        return result.to_dict()
+            handle.write(json.dumps(result, indent=2).encode())
+        return result
+
+
+def _alpha_warmup_targets(box_loss: torch.nn.Module, config: TrainConfig) -> dict[str, float]:
+    """The α values that ``config.alpha_warmup`` raises from 1, by the loss's attribute name
+    (empty without a warm-up)."""
+    if config.alpha_warmup == 0:
+        return {}
+    if config.alpha_warmup < 0:
+        raise NoisyboxError(f"alpha_warmup must be >= 0 steps; got {config.alpha_warmup}")
+    if not isinstance(box_loss, AlphaIoULoss):
+        raise NoisyboxError(f"alpha_warmup needs an IoU-based loss; {config.loss} has no α")
+    if config.compile_loss:
+        raise NoisyboxError(
+            "alpha_warmup and compile_loss do not go together: the compiled loss would be "
+            "recompiled for every α of the warm-up"
+        )
+    return {"alpha": box_loss.alpha, "alpha_penalty": box_loss.alpha_penalty}
 
 
 def train_and_evaluate(
