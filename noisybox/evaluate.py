@@ -150,9 +150,7 @@ def _mean_valid(values: np.ndarray) -> float:
     return float(valid.mean()) * 100 if valid.size else 0.0
 
 
-def mean_matched_iou(
-    ground_truth: dict, detections: list, threshold: float = 0.5
-) -> float | None:
+def mean_matched_iou(ground_truth: dict, detections: list, threshold: float = 0.5) -> float | None:
     """Mean IoU of the detections that COCO's matching pairs with a ground-truth box at
     ``threshold``, in [0, 1]; ``None`` when nothing matches.
 

@@ -119,9 +119,7 @@ def test_every_detector_reports_its_training_positives(model):
     assert found["positive_iou_p50"] <= found["positive_iou_p90"] <= 1
 
 
-def test_logged_steps_carry_the_positives_and_the_summary_averages_the_last_five(
-    tmp_path, shapes
-):
+def test_logged_steps_carry_the_positives_and_the_summary_averages_the_last_five(tmp_path, shapes):
     logged = toy_run(shapes, tmp_path / "run", max_steps=8, log_every=1)
     assert all(0 <= r["positive_iou_p50"] <= 1 and r["positives"] > 0 for r in logged)
     summary = summarize_positive_iou(logged)

@@ -207,9 +207,7 @@ def _regime(points: pd.DataFrame):
         layout="constrained",
     )
     etas = sorted(points["eta"].unique())
-    colours = plt.get_cmap("viridis")(
-        [i / max(1, len(etas) - 1) * 0.85 for i in range(len(etas))]
-    )
+    colours = plt.get_cmap("viridis")([i / max(1, len(etas) - 1) * 0.85 for i in range(len(etas))])
     markers = dict(zip(dict.fromkeys(points["loss"]), "osD^v<>pX*", strict=False))
     for row, metric in zip(axes, ("mAP", "mAP75:95"), strict=True):
         for axis, x in zip(row, axes_used, strict=True):
