@@ -6,6 +6,11 @@ import sys
 
 import typer
 
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # older typer runs on click itself
+    from click import exceptions as click_errors
+
 from noisybox.errors import NoisyboxError
 
 from .annotations import corrupt, inspect, show, subsample
@@ -36,13 +41,42 @@ def _root() -> None:
     """Measure how noisy box annotations hurt detectors, and which α-IoU loss helps."""
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    """SIGTERM (``kill``, a scheduler's time limit) as an exit: clean-up code runs, so no
+    temporary file is left behind."""
+    sys.exit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (problems with input exit 2, one line)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        app(args=argv, prog_name="noisybox")
+        app(args=argv, prog_name="noisybox", standalone_mode=False)
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 1
+    except click_errors.ClickException as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # `noisybox` alone: the help
+            ctx = getattr(error, "ctx", None)
+            print(ctx.get_help() if ctx else error.format_message())
+            return 2
+        print(f"noisybox: error: {_one_line(error.format_message())}", file=sys.stderr)
+        return 2  # a usage error: one line too
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        print("noisybox: aborted", file=sys.stderr)
+        return 130
     except NoisyboxError as error:
-        print(f"noisybox: error: {error}", file=sys.stderr)
+        print(f"noisybox: error: {_one_line(str(error))}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(message: str) -> str:
+    """``message`` on one line, control characters shown escaped (a NUL in a file name)."""
+    text = " ".join(message.split())
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

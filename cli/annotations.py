@@ -54,6 +54,24 @@ def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
     Console().print(table)
 
 
+def _check_annotation_outputs(
+    annotations, output: Path, inputs: list[Path | None], overwrite: bool
+) -> None:
+    """Check the output and its manifest beside it before anything is written."""
+    from noisybox.formats import annotation_output
+    from noisybox.manifest import manifest_path
+    from noisybox.outputs import Output, check_outputs
+
+    check_outputs(
+        [
+            annotation_output(annotations, output),
+            Output(manifest_path(output), sidecar=True),
+        ],
+        [annotations.path, *inputs],
+        overwrite,
+    )
+
+
 def _write_manifest_and_report(
     title: str, rows: list[tuple[str, str]], manifest: dict, output: Path
 ) -> None:
@@ -106,7 +124,7 @@ def corrupt(
     dry_run: DryRunOption = False,
 ) -> None:
     """Write a noisy copy of a dataset's annotations, and its provenance manifest beside it."""
-    from noisybox.formats import check_output_path, read_annotations, write_annotations
+    from noisybox.formats import read_annotations, write_annotations
     from noisybox.manifest import build_manifest
     from noisybox.noise import NoiseConfig
     from noisybox.noise import corrupt as apply_noise
@@ -127,7 +145,7 @@ def corrupt(
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
     if not dry_run:
-        check_output_path(annotations, output, overwrite)
+        _check_annotation_outputs(annotations, output, [images, confusion], overwrite)
     changes, report = apply_noise(annotations, config, seed)
     rows = [
         ("input", f"{input} ({annotations.format})"),
@@ -185,7 +203,7 @@ def subsample(
     dry_run: DryRunOption = False,
 ) -> None:
     """Write an image-level subset; for one seed, smaller fractions nest inside larger ones."""
-    from noisybox.formats import check_output_path, read_annotations, write_annotations
+    from noisybox.formats import read_annotations, write_annotations
     from noisybox.manifest import build_manifest
     from noisybox.subsample import subsample_images, subset_changes
 
@@ -204,7 +222,7 @@ def subsample(
     if dry_run:
         _print_table("noisybox subsample (dry run: nothing written)", rows)
         return
-    check_output_path(annotations, output, overwrite)
+    _check_annotation_outputs(annotations, output, [images], overwrite)
     write_annotations(
         annotations, subset_changes(annotations, keep_image), output, overwrite=overwrite
     )
@@ -284,10 +302,16 @@ def show(
     count: Annotated[int, typer.Option(help="How many images to draw.", min=1)] = 6,
     seed: Annotated[int, typer.Option(help="Chooses the images.")] = 0,
     format: FormatOption = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists (never an input).")
+    ] = False,
 ) -> None:
     """Draw clean (left) and noisy (right) boxes over the same images."""
     from noisybox.formats import read_annotations
+    from noisybox.outputs import Output, check_outputs
     from noisybox.show import draw_comparison
+
+    check_outputs([Output(output)], [input, noisy, images], overwrite)
 
     clean = read_annotations(input, format, images_dir=images, on_invalid="keep")
     noisy_annotations = read_annotations(noisy, format, images_dir=images, on_invalid="keep")

@@ -20,6 +20,7 @@ import numpy as np
 from .atomic import atomic_directory
 from .boxes import elementwise_iou
 from .errors import NoisyboxError
+from .outputs import MARKER, Output, check_outputs
 
 CLASSES = ("ellipse", "rectangle", "triangle", "cross")
 TEXTURES = ("solid", "stripes", "checker", "speckle")
@@ -155,18 +156,20 @@ def make_shapes_dataset(
     """Write ``output/images/*.png`` and ``output/annotations/{train,val}.json`` (COCO).
 
     The same seed and config give byte-identical files. The folder appears complete or not
-    at all. Returns the number of images and boxes per split.
+    at all, with noisybox's mark (:data:`noisybox.outputs.MARKER`) inside; ``overwrite``
+    replaces only a folder noisybox made. Returns the number of images and boxes per split.
     """
     from PIL import Image
 
     output = Path(output)
-    if output.exists() and not overwrite:
-        raise NoisyboxError(f"{output}: exists already; choose another --out or pass --overwrite")
+    check_outputs([Output(output, folder=True)], [], overwrite)
     rng = np.random.default_rng(seed)
     val_count = max(1, round(config.images * config.val_fraction))
     splits = {"train": config.images - val_count, "val": val_count}
     counts: dict[str, int] = {}
     with atomic_directory(output, overwrite=overwrite) as staging:
+        marker = {"tool": "noisybox", "made": "shapes", "seed": seed, "config": config.__dict__}
+        (staging / MARKER).write_text(json.dumps(marker, indent=1))
         (staging / "images").mkdir()
         (staging / "annotations").mkdir()
         for split, count in splits.items():

@@ -15,6 +15,7 @@ import numpy as np
 from ..annotations import Annotations, Changes, apply_on_invalid
 from ..atomic import atomic_directory, atomic_write
 from ..errors import NoisyboxError
+from ..outputs import Output, check_outputs
 from .coco import read_coco, write_coco
 from .voc import quantize_voc, read_voc, write_voc
 from .yolo import quantize_yolo, read_yolo, write_yolo
@@ -110,18 +111,16 @@ def output_is_a_folder(annotations: Annotations) -> bool:
     )
 
 
+def annotation_output(annotations: Annotations, output: Path) -> Output:
+    """``output`` as the file or folder that writing ``annotations`` makes."""
+    return Output(Path(output), folder=output_is_a_folder(annotations))
+
+
 def check_output_path(annotations: Annotations, output: Path, overwrite: bool) -> None:
-    """Refuse an output that is, contains or lies inside the input, or exists already."""
-    source, target = annotations.path.resolve(), output.resolve()
-    if target == source or target.is_relative_to(source) or source.is_relative_to(target):
-        raise NoisyboxError(
-            f"{output}: the output must not be, contain or lie inside the input {annotations.path}"
-        )
-    if output.exists() and not overwrite:
-        raise NoisyboxError(f"{output}: exists already; choose another -o or pass --overwrite")
-    if output.exists() and output.is_dir() != output_is_a_folder(annotations):
-        kind = "folder" if output_is_a_folder(annotations) else "file"
-        raise NoisyboxError(f"{output}: the output is a {kind} and this path is not")
+    """Refuse an output that :func:`noisybox.outputs.check_outputs` refuses: one that is,
+    contains or lies inside the input, exists already (without ``overwrite``), or is a folder
+    noisybox did not write."""
+    check_outputs([annotation_output(annotations, output)], [annotations.path], overwrite)
 
 
 def write_annotations(

@@ -1,0 +1,130 @@
+"""Checks every path a command will write, before it writes anything.
+
+The rules, the same for every command and every file it writes (outputs, manifests,
+sidecars, figures):
+
+- an output is never an input, never inside an input folder, and never holds an input;
+- an existing output is replaced only with ``overwrite``, and then only where noisybox wrote
+  it: a file noisybox names itself (a manifest) must be one of its manifests, and a folder
+  must be empty or carry noisybox's mark (:data:`MARKER` inside it, or a noisybox manifest
+  beside it naming it). A folder someone else wrote is refused, naming what is in it;
+- the nearest existing folder above an output must be a folder this process can write to;
+- names hold no NUL byte and no part longer than the file system allows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NoisyboxError
+
+#: the file inside a folder made by noisybox (``make-dataset``) that marks it as noisybox's
+MARKER = ".noisybox.json"
+
+
+@dataclass(frozen=True)
+class Output:
+    """A path a command will write.
+
+    Attributes:
+        path: where.
+        folder: whether it is a folder (replaced whole) rather than a file.
+        sidecar: whether noisybox names it itself beside the main output (a manifest): an
+            existing one is replaced only if it is a noisybox manifest.
+    """
+
+    path: Path
+    folder: bool = False
+    sidecar: bool = False
+
+
+def check_name(path: Path) -> None:
+    """Refuse a path with a NUL byte or a part longer than the file system's limit."""
+    text = os.fspath(path)
+    if "\0" in text:
+        raise NoisyboxError(f"{text!r}: a path cannot hold a NUL byte")
+    limit = 255
+    for part in Path(text).parts:
+        if len(os.fsencode(part)) > limit:
+            raise NoisyboxError(f"{part[:40]}…: a file name longer than {limit} bytes")
+
+
+def written_by_noisybox(path: Path) -> bool:
+    """Whether ``path`` is something noisybox wrote: a manifest (a JSON object with
+    ``"tool": "noisybox"``), or a folder that is empty, holds :data:`MARKER`, or has a
+    noisybox manifest beside it."""
+    if path.is_dir():
+        if not any(path.iterdir()) or (path / MARKER).is_file():
+            return True
+        return _is_manifest(path.with_name(path.name + ".manifest.json"))
+    return _is_manifest(path)
+
+
+def _is_manifest(path: Path) -> bool:
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("tool") == "noisybox"
+
+
+def _contents(folder: Path, shown: int = 5) -> str:
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _nearest_existing(path: Path) -> Path:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            return parent
+    return Path("/")
+
+
+def check_outputs(
+    outputs: Sequence[Output], inputs: Iterable[Path | None], overwrite: bool
+) -> None:
+    """Raise :class:`NoisyboxError` (one line) unless every one of ``outputs`` may be written
+    under the rules of this module; ``inputs`` are the paths the command reads (``None``
+    entries are ignored)."""
+    sources = [Path(p) for p in inputs if p is not None]
+    for source in sources:
+        check_name(source)
+    resolved_sources = [(s, s.resolve()) for s in sources if s.exists()]
+    for output in outputs:
+        path = output.path
+        check_name(path)
+        target = path.resolve()
+        for source, real in resolved_sources:
+            if target == real or target.is_relative_to(real) or real.is_relative_to(target):
+                raise NoisyboxError(
+                    f"{path}: an output must not be, contain or lie inside the input {source}"
+                )
+        if path.is_symlink() or path.exists():
+            if not overwrite:
+                raise NoisyboxError(
+                    f"{path}: exists already; choose another output or pass --overwrite"
+                )
+            if path.is_symlink():
+                raise NoisyboxError(f"{path}: is a symbolic link; noisybox does not replace one")
+            if path.is_dir() != output.folder:
+                kind = "folder" if output.folder else "file"
+                raise NoisyboxError(f"{path}: the output is a {kind} and this path is not")
+            if output.folder and not written_by_noisybox(path):
+                raise NoisyboxError(
+                    f"{path}: not written by noisybox (holds {_contents(path)}); "
+                    "refusing to replace it: choose another output"
+                )
+            if output.sidecar and not written_by_noisybox(path):
+                raise NoisyboxError(
+                    f"{path}: exists and is not a noisybox manifest; refusing to replace it"
+                )
+        parent = _nearest_existing(path)
+        if not parent.is_dir():
+            raise NoisyboxError(f"{path}: {parent} is not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise NoisyboxError(f"{path}: cannot write in {parent} (permission denied)")
