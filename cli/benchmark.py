@@ -188,11 +188,11 @@ def _print_plan(runs, shard_runs, part, preset, base, out: Path, cost: dict) -> 
         typer.echo(f"  {state}  {spec.run_id}")
 
 
-def _load_results(results_dir: Path):
+def _load_results(results_dir: Path, settings: str | None = None):
     """The results of ``results_dir``, each unreadable line reported as a warning."""
     from noisybox.report.tables import load_results
 
-    frame, problems = load_results(results_dir)
+    frame, problems = load_results(results_dir, settings)
     for problem in problems:
         typer.echo(f"warning: {problem}", err=True)
     return frame
@@ -288,18 +288,25 @@ def report(
         Path | None, typer.Option(help="Also draw the plots (PNG and SVG) into this folder.")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    settings: Annotated[
+        str | None,
+        typer.Option(
+            help="Report only the runs of these settings (a fingerprint from the results, or "
+            "its first characters), where the folder holds several."
+        ),
+    ] = None,
 ) -> None:
     """The robustness tables of a bench: one block per noise rate and data fraction, a row per
     loss (AP50 … AP95, mAP, mAP75:95), and each α-variant's relative improvement."""
+    from noisybox.outputs import Output, check_outputs
     from noisybox.report.tables import render, robustness_table, write_text
 
-    frame = _load_results(results_dir)
+    frame = _load_results(results_dir, settings)
     text = render(robustness_table(frame, baseline), format)
     if output is None:
         typer.echo(text)
     else:
-        if output.exists() and not overwrite:
-            raise NoisyboxError(f"{output}: exists already; pass --overwrite to replace it")
+        check_outputs([Output(output)], [results_dir / "results"], overwrite)
         write_text(output, text + "\n")
         typer.echo(f"wrote {output}", err=True)
     if plots is not None:

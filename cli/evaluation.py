@@ -36,11 +36,13 @@ def evaluate(
     """Evaluate detections: AP50 … AP95, mAP, mAP75:95, APs/m/l, AR100, in percent."""
     from noisybox.evaluate import evaluate_detections
 
-    if run is not None:
-        config = _read_json(run / "config.json", "run config")
-        converted = run / "ground_truth.json"  # written for VOC and YOLO validation data
-        gt = converted if converted.is_file() else Path(config["val_annotations"])
-        dt = run / "detections.json"
+    if run is not None:  # the run's own files: evaluable from any working folder
+        gt, dt = run / "ground_truth.json", run / "detections.json"
+        if not gt.is_file():
+            raise NoisyboxError(
+                f"{run}: no ground_truth.json (not a finished run of this noisybox); "
+                "pass --gt and --dt instead"
+            )
     if gt is None or dt is None:
         raise NoisyboxError("give --gt and --dt, or --run")
     result = evaluate_detections(
@@ -58,7 +60,8 @@ def evaluate(
         ("AP at each IoU threshold (%)", metrics[:10]),
         ("summary (%)", metrics[10:]),
     ):
-        console.print(_row_table(title, {name: f"{value:.2f}" for name, value in part}))
+        cells = {name: "n/a" if value is None else f"{value:.2f}" for name, value in part}
+        console.print(_row_table(title, cells))
     matches = {name: f"{count:,}" for name, count in result.matches.items()}
     console.print(_row_table("detections matching a ground truth (Figure 2)", matches))
 

@@ -29,7 +29,8 @@ class Evaluation:
 
     ``metrics`` (percent): ``AP50`` … ``AP95`` (AP at each IoU threshold), ``mAP`` (their
     mean, COCO's AP50:95), ``mAP75:95`` (mean of AP75 … AP95, the paper's high-accuracy
-    metric), ``APs``, ``APm``, ``APl`` (COCO's size ranges, by the ground truth's ``area``) and
+    metric), ``APs``, ``APm``, ``APl`` (COCO's size ranges, by the ground truth's ``area``;
+    ``None``, n/a, for a range without ground truth, where pycocotools says -1) and
     ``AR100`` (recall with up to 100 detections per image, averaged over thresholds).
 
     ``matches``: the paper's Figure 2 statistic, ``{"IoU>=0.5": n, …}``: how many
@@ -39,7 +40,7 @@ class Evaluation:
     behind ``AR100`` at that threshold; crowd boxes count for nothing.
     """
 
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]
     matches: dict[str, int]
     detections: int
     ground_truths: int
@@ -144,10 +145,25 @@ def _raise_first_malformed(detections: list) -> None:
             )
 
 
-def _mean_valid(values: np.ndarray) -> float:
-    """Mean of the entries COCOeval computed (-1 marks a class with no ground truth)."""
+def _mean_valid(values: np.ndarray) -> float | None:
+    """Mean of the entries COCOeval computed (-1 marks a class with no ground truth), in
+    percent; ``None`` (n/a) when there is none."""
     valid = values[values > -1]
-    return float(valid.mean()) * 100 if valid.size else 0.0
+    return float(valid.mean()) * 100 if valid.size else None
+
+
+#: COCO's size ranges by ground-truth area (pixels²), as COCOeval's ``areaRng``
+SIZE_RANGES = {"APs": (0, 32**2), "APm": (32**2, 96**2), "APl": (96**2, 1e10)}
+
+
+def _size_range_absent(counted: list[dict]) -> set[str]:
+    """The size-range metrics with no ground truth to average: n/a, not 0."""
+    areas = np.asarray([float(a["area"]) for a in counted], dtype=np.float64)
+    return {
+        name
+        for name, (low, high) in SIZE_RANGES.items()
+        if not ((areas >= low) & (areas <= high)).any()
+    }
 
 
 def mean_matched_iou(ground_truth: dict, detections: list, threshold: float = 0.5) -> float | None:
@@ -214,9 +230,12 @@ def evaluate_detections(
     category_ids = {category["id"] for category in gt_document["categories"]}
     kept = _prepare_detections(detections, image_ids, category_ids, warnings)
     counted = [a for a in gt_document["annotations"] if not a["iscrowd"]]
+    absent = _size_range_absent(counted)
     result = Evaluation(
         metrics={f"AP{round(t * 100)}": 0.0 for t in IOU_THRESHOLDS}
-        | {"mAP": 0.0, "mAP75:95": 0.0, "APs": 0.0, "APm": 0.0, "APl": 0.0, "AR100": 0.0},
+        | {"mAP": 0.0, "mAP75:95": 0.0}
+        | {name: None if name in absent else 0.0 for name in SIZE_RANGES}
+        | {"AR100": 0.0},
         matches={f"IoU>={t}": 0 for t in MATCH_THRESHOLDS},
         detections=len(kept),
         ground_truths=len(counted),
@@ -241,13 +260,15 @@ def evaluate_detections(
     precision = np.asarray(evaluator.eval["precision"])  # [T, R, K, A, M]
     recall = np.asarray(evaluator.eval["recall"])  # [T, K, A, M]
     last = len(evaluator.params.maxDets) - 1
-    per_threshold = [_mean_valid(precision[t, :, :, 0, last]) for t in range(len(thresholds))]
+    per_threshold = [
+        _mean_valid(precision[t, :, :, 0, last]) or 0.0 for t in range(len(thresholds))
+    ]
     metrics = {f"AP{round(t * 100)}": ap for t, ap in zip(thresholds, per_threshold, strict=True)}
     metrics["mAP"] = float(np.mean(per_threshold))
     metrics["mAP75:95"] = float(np.mean(per_threshold[5:]))
     for index, name in ((1, "APs"), (2, "APm"), (3, "APl")):
         metrics[name] = _mean_valid(precision[:, :, :, index, last])
-    metrics["AR100"] = _mean_valid(recall[:, :, 0, last])
+    metrics["AR100"] = _mean_valid(recall[:, :, 0, last]) or 0.0
     result.metrics = metrics
     category_order = list(evaluator.params.catIds)
     per_class = np.zeros(len(category_order))

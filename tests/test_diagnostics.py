@@ -213,8 +213,14 @@ def test_regime_points_pair_each_alpha_run_with_its_baseline():
     def row(loss, eta, seed, m_ap, ap75, ap50, p50):
         metrics = dict.fromkeys(METRICS, 10.0) | {"mAP": m_ap, "AP75": ap75, "AP50": ap50}
         metrics["mAP75:95"] = m_ap / 2
-        return {"fraction": 1.0, "eta": eta, "seed": seed, "loss": loss, **metrics,
-                "positive_iou_p50": p50}  # fmt: skip
+        return {
+            "fraction": 1.0,
+            "eta": eta,
+            "seed": seed,
+            "loss": loss,
+            **metrics,
+            "positive_iou_p50": p50,
+        }
 
     frame = pd.DataFrame(
         [

@@ -1,6 +1,7 @@
 """Nothing a user gave is lost: every path a command writes is checked first (the reliability
 issue's data-loss defects, each reproduced as the review found it)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -112,8 +113,12 @@ def test_make_dataset_overwrite_replaces_only_its_own_folder(tmp_path, capsys):
 
 def test_a_temporary_left_by_a_killed_process_is_removed_by_the_next_write(tmp_path):
     target = tmp_path / "out.json"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(dead.stdout)
     stale_file = tmp_path / f".out.json.nbx-{_host_tag()}-{dead_pid}-abc.tmp"
     stale_folder = tmp_path / f".out.json.nbx-{_host_tag()}-{dead_pid}-def"
@@ -170,3 +175,238 @@ def test_impossible_output_paths_are_one_line(tmp_path, capsys, output, message)
     code, _, err = run(["corrupt", source, "--eta", "0.2", "-o", tmp_path / output], capsys)
     assert code == 2 and one_line_error(err) and message in err.lower()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "train.json"]
+
+
+# ---- silently wrong results -------------------------------------------------------------
+
+
+def _voc_split(folder, files):
+    """A VOC folder whose files hold the given class names (one box each), 96x80 images."""
+    from PIL import Image
+
+    from .datasets import VOC_OBJECT, VOC_TEMPLATE
+
+    (folder / "Annotations").mkdir(parents=True)
+    (folder / "JPEGImages").mkdir()
+    for name, label in files.items():
+        objects = VOC_OBJECT.format(label=label, x1=10, y1=12, x2=60, y2=50)
+        text = VOC_TEMPLATE.format(name=name, width=96, height=80, objects=objects)
+        (folder / "Annotations" / f"{name}.xml").write_text(text)
+        Image.new("RGB", (96, 80), (90, 80, 120)).save(folder / "JPEGImages" / f"{name}.jpg")
+    return folder
+
+
+def test_splits_with_different_classes_share_one_class_table(tmp_path):
+    """train {cat, dog} and val {dog}: val's dog must keep dog's label, not cat's."""
+    from noisybox.training.trainer import TrainConfig, Trainer
+
+    train = _voc_split(tmp_path / "train", {"a": "cat", "b": "dog", "c": "dog"})
+    val = _voc_split(tmp_path / "val", {"d": "dog"})
+    trainer = Trainer(
+        TrainConfig(
+            train_annotations=str(train / "Annotations"),
+            val_annotations=str(val / "Annotations"),
+            images=str(train / "JPEGImages"),
+            val_images=str(val / "JPEGImages"),
+            device="cpu",
+            image_size=64,
+            max_steps=1,
+            out=str(tmp_path / "run"),
+        )
+    )
+    assert trainer.classes.names == ("cat", "dog")
+    dog = 2
+    assert trainer.train_set.targets.labels[1].tolist() == [dog]
+    assert trainer.val_set.targets.labels[0].tolist() == [dog]  # was cat's label before
+    truth = trainer.ground_truth()
+    assert truth["categories"] == [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
+    assert [a["category_id"] for a in truth["annotations"]] == [dog]
+
+
+def test_coco_splits_that_name_an_id_differently_are_refused(tmp_path):
+    from noisybox.formats import read_annotations
+    from noisybox.training.classes import class_table
+
+    from .datasets import coco_document
+
+    train, val = coco_document(), coco_document()
+    val["categories"][0]["name"] = "something else"
+    write_coco(tmp_path / "train.json", train)
+    write_coco(tmp_path / "val.json", val)
+    with pytest.raises(Exception, match="must number their classes alike"):
+        class_table(
+            read_annotations(tmp_path / "train.json"), read_annotations(tmp_path / "val.json")
+        )
+
+
+def test_bench_derives_again_when_the_source_changed(tmp_path):
+    from noisybox.benchmark.grid import RunSpec
+    from noisybox.benchmark.runner import derive_training_data
+    from noisybox.formats import read_annotations
+    from noisybox.manifest import checksum
+    from noisybox.training.trainer import TrainConfig
+
+    from .datasets import coco_document
+
+    source = write_coco(tmp_path / "train.json", coco_document(seed=0))
+    base = TrainConfig(train_annotations=str(source), val_annotations=str(source), images=".")
+    spec = RunSpec(1.0, 0.2, 0, "iou")
+    derived = derive_training_data(
+        base, spec, tmp_path / "data", {"train_annotations": checksum(source)}
+    )
+    first = read_annotations(derived["train_annotations"]).boxes.copy()
+    write_coco(source, coco_document(seed=5))  # the user edits the source, no run finished
+    derive_training_data(base, spec, tmp_path / "data", {"train_annotations": checksum(source)})
+    manifest = json.loads((tmp_path / "data" / "frac1-eta0.2-seed0.json.manifest.json").read_text())
+    assert manifest["input"]["checksum"] == checksum(source)
+    again = read_annotations(derived["train_annotations"]).boxes
+    assert again.shape != first.shape or (again != first).any()
+
+
+def _record(settings, run_id, steps, m_ap):
+    from noisybox.report.tables import METRICS
+
+    return {
+        "run_id": run_id,
+        "settings": settings,
+        "fraction": 1.0,
+        "eta": 0.0,
+        "seed": 0,
+        "loss": "iou",
+        "metrics": dict.fromkeys(METRICS, m_ap),
+        "grid_settings": {"max_steps": steps, "lr": 0.004},
+    }
+
+
+def test_report_never_averages_runs_of_different_settings(tmp_path, capsys):
+    from noisybox.benchmark.store import append_record
+
+    append_record(tmp_path / "results" / "a.jsonl", _record("aaaa1111", "r", 800, 30.0))
+    append_record(tmp_path / "results" / "b.jsonl", _record("bbbb2222", "r", 1000, 50.0))
+    code, out, err = run(["report", tmp_path], capsys)
+    assert code == 2 and one_line_error(err) and out == ""
+    assert "2 different settings" in err and "max_steps 800 / 1000" in err
+    code, out, _ = run(["report", tmp_path, "--settings", "bbbb"], capsys)
+    assert code == 0 and "50.00" in out and "30.00" not in out
+
+
+def test_two_bench_processes_on_one_folder_never_repeat_or_destroy_a_run(tmp_path):
+    from noisybox.benchmark.store import read_records
+    from noisybox.shapes import ShapesConfig, make_shapes_dataset
+
+    data = tmp_path / "shapes"
+    make_shapes_dataset(
+        data, ShapesConfig(images=12, image_size=64, min_size=10, max_size=28, max_shapes=2), seed=1
+    )
+    out = tmp_path / "bench"
+    args = [
+        sys.executable,
+        "-m",
+        "noisybox",
+        "bench",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--loss",
+        "iou",
+        "--loss",
+        "alpha-iou",
+        "--eta",
+        "0",
+        "--eta",
+        "0.2",
+        "--max-steps",
+        "3",
+        "--img-size",
+        "64",
+        "--batch-size",
+        "2",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    processes = [
+        subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    errors = [p.communicate(timeout=600)[1].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], errors
+    lines = [
+        json.loads(line)
+        for path in (out / "results").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert sorted(r["run_id"] for r in lines) == sorted(r["run_id"] for r in read_records(out)[0])
+    assert len(lines) == 4 and all(r["metrics"]["mAP"] is not None for r in lines)
+    assert not list((out / "runs").glob("*.lock"))
+
+
+def test_a_lock_of_a_dead_process_is_taken_over_and_a_live_one_respected(tmp_path):
+    from noisybox.atomic import _host_tag
+    from noisybox.benchmark.locks import acquire, lock_path, release
+
+    run_dir = tmp_path / "runs" / "r"
+    lock_path(run_dir).parent.mkdir(parents=True)
+    lock_path(run_dir).write_text(f"{_host_tag()} 1\n")  # pid 1 lives: held
+    assert not acquire(run_dir)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lock_path(run_dir).write_text(f"{_host_tag()} {int(dead.stdout)}\n")
+    assert acquire(run_dir) and not acquire(run_dir)
+    release(run_dir)
+    assert not lock_path(run_dir).exists()
+
+
+def test_size_ranges_without_boxes_are_n_a_as_pycocotools_says(tmp_path, capsys):
+    """Reference: pycocotools' summary gives -1 for APs where no box is small."""
+    import contextlib
+    import copy
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from noisybox.evaluate import evaluate_detections
+
+    truth = {
+        "images": [{"id": 1, "width": 400, "height": 400}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [10, 10, 100, 100],
+                "area": 10000,
+                "iscrowd": 0,
+            }
+        ],
+        "categories": [{"id": 1, "name": "box"}],
+    }
+    found = [{"image_id": 1, "category_id": 1, "bbox": [12, 10, 100, 98], "score": 0.9}]
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = copy.deepcopy(truth)
+        gt.createIndex()
+        reference = COCOeval(gt, gt.loadRes(copy.deepcopy(found)), iouType="bbox")
+        reference.evaluate()
+        reference.accumulate()
+        reference.summarize()
+    assert reference.stats[3] == -1 and reference.stats[4] == -1  # APs and APm: no data
+    for backend in ("faster", "pycocotools"):
+        metrics = evaluate_detections(truth, found, backend).metrics
+        assert metrics["APs"] is None and metrics["APm"] is None
+        assert metrics["APl"] == pytest.approx(reference.stats[5] * 100)
+    assert evaluate_detections(truth, [], "faster").metrics["APs"] is None
+    write_coco(tmp_path / "gt.json", truth)
+    (tmp_path / "dt.json").write_text(json.dumps(found))
+    code, out, _ = run(["eval", "--gt", tmp_path / "gt.json", "--dt", tmp_path / "dt.json"], capsys)
+    assert code == 0 and "n/a" in out
+    code, out, _ = run(
+        ["eval", "--gt", tmp_path / "gt.json", "--dt", tmp_path / "dt.json", "--json"], capsys
+    )
+    assert json.loads(out)["metrics"]["APs"] is None

@@ -31,12 +31,13 @@ from .. import __version__
 from ..annotations import Changes
 from ..errors import NoisyboxError
 from ..formats import read_annotations, write_annotations
-from ..manifest import build_manifest, checksum, write_manifest
+from ..manifest import build_manifest, checksum, manifest_path, write_manifest
 from ..noise import NoiseConfig, corrupt
 from ..subsample import subsample_images
 from ..training.diagnostics import summarize_positive_iou
-from ..training.trainer import RUNTIME_FIELDS
+from ..training.trainer import PATH_FIELDS, RUNTIME_FIELDS, relative_paths
 from .grid import RunSpec, loss_alpha
+from .locks import acquire, release
 from .store import append_record, read_records, results_file
 
 #: TrainConfig fields a grid sets per run
@@ -47,30 +48,6 @@ GRID_FIELDS = ("loss", "alpha", "alpha_penalty", "seed")
 LATER_FIELDS = {"alpha_warmup": 0}
 
 Event = dict[str, object]
-
-
-#: TrainConfig fields that name files: kept in the settings relative to the bench folder,
-#: and left out of the fingerprint, where the files' checksums stand for the data
-PATH_FIELDS = (
-    "train_annotations",
-    "val_annotations",
-    "images",
-    "val_images",
-    "train_split",
-    "val_split",
-    "weights",
-)
-
-
-def relative_paths(config: dict, out: Path) -> dict:
-    """``config`` with its file settings (:data:`PATH_FIELDS`) relative to the folder ``out``
-    (``imagenet`` and unset ones as they are), so a record names no absolute path."""
-    return {
-        key: os.path.relpath(Path(value).absolute(), Path(out).absolute())
-        if key in PATH_FIELDS and value and value != "imagenet"
-        else value
-        for key, value in config.items()
-    }
 
 
 def settings_of(base) -> dict:
@@ -99,19 +76,26 @@ def fingerprint(settings: dict) -> str:
     return hashlib.sha256(text).hexdigest()[:16]
 
 
-def derive_training_data(base, spec: RunSpec, data_dir: Path) -> dict[str, str | None]:
+def derive_training_data(
+    base, spec: RunSpec, data_dir: Path, checksums: dict[str, str]
+) -> dict[str, str | None]:
     """The training annotations of ``spec`` (subset, then η noise), written once per
     (fraction, η, seed) in the source's format; the settings that point a run at them.
 
-    Clean full data is used where it is; a derived file already written is reused (writes
-    are atomic, so one that exists is complete).
+    Clean full data is used where it is. A derived file already written is reused only if
+    its manifest records the same source and split checksums as ``checksums`` (those of
+    :func:`settings_of`); otherwise, the source having changed, it is derived again.
     """
     if spec.fraction == 1 and spec.eta == 0:
         return {}
     source = Path(base.train_annotations)
     output = data_dir / f"{spec.data_id}{source.suffix if source.is_file() else ''}"
     overrides = {"train_annotations": str(output), "train_split": None}
-    if output.exists():
+    sources = {
+        "input": checksums["train_annotations"],
+        "split": checksums.get("train_split"),
+    }
+    if output.exists() and _derived_from(output) == sources:
         return overrides
     annotations = read_annotations(source, base.format, split=base.train_split)
     changes, report = (
@@ -121,7 +105,6 @@ def derive_training_data(base, spec: RunSpec, data_dir: Path) -> dict[str, str |
     )
     if spec.fraction < 1:
         changes.keep_image = subsample_images(annotations, spec.fraction, spec.seed)
-    write_annotations(annotations, changes, output)
     manifest = build_manifest(
         "bench",
         source,
@@ -131,13 +114,25 @@ def derive_training_data(base, spec: RunSpec, data_dir: Path) -> dict[str, str |
         seed=spec.seed,
         fraction=spec.fraction,
         images=int(changes.keep_image.sum()),
+        split_checksum=sources["split"],
         noise={"eta": spec.eta},
         report=None if report is None else report.to_dict(),
     )
     manifest["argv"] = None  # the same file whichever command line made it first
     manifest.pop("created")
-    write_manifest(manifest, output)
+    write_manifest(manifest, output)  # first: a folder cut short still has its mark
+    write_annotations(annotations, changes, output, overwrite=True)
     return overrides
+
+
+def _derived_from(output: Path) -> dict[str, str | None] | None:
+    """The source and split checksums that the manifest of a derived file records (None
+    without a readable manifest: a file cut short before its manifest was written)."""
+    try:
+        manifest = json.loads(manifest_path(output).read_bytes())
+        return {"input": manifest["input"]["checksum"], "split": manifest.get("split_checksum")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def spec_dir(spec: RunSpec) -> str:
@@ -199,7 +194,7 @@ def run_grid(
     dictionaries for a progress display (``step`` ones carry ``grid_eta_s``).
     Under ``torchrun`` every process runs the grid and rank 0 alone writes.
     """
-    from ..training.trainer import init_distributed, train_and_evaluate
+    from ..training.trainer import init_distributed
 
     rank, world = init_distributed(base.device)
     emit = on_event if on_event is not None and rank == 0 else (lambda event: None)
@@ -214,33 +209,21 @@ def run_grid(
     for index, spec in enumerate(todo):
         started = time.perf_counter()
         run_dir = run_folder(out, spec)
-        resume = (run_dir / "checkpoints" / "last.pt").is_file()
-        if rank == 0:
-            data = derive_training_data(base, spec, out / "data")
-            if run_dir.exists() and not resume:
-                shutil.rmtree(run_dir)  # cut short before its first checkpoint: start over
-        if world > 1:  # the other processes wait for rank 0's data and clean folder
+        claimed, data = (_claim(base, spec, out, settings) if rank == 0 else (False, None))
+        if world > 1:  # the other processes follow rank 0: its data, its claim
             import torch.distributed
 
-            shared = [data if rank == 0 else None]
+            shared = [(claimed, data) if rank == 0 else None]
             torch.distributed.broadcast_object_list(shared)
-            data = shared[0]
-        config = run_config(base, spec, out, data)
-        emit({"event": "start", "index": index, "todo": len(todo), "run": spec.run_id})
-        remaining = len(todo) - index - 1
-
-        def on_step(record: dict, remaining: int = remaining) -> None:
-            per_run = _mean(seconds_per_run) or (
-                record["eta_s"] / max(1e-9, 1 - record["step"] / record["total"])
-            )
-            emit({**record, "event": "step", "grid_eta_s": record["eta_s"] + remaining * per_run})
-
-        result = train_and_evaluate(
-            config,
-            resume=resume,
-            log=lambda line: emit({"event": "log", "line": line}),
-            on_step=on_step,
-        )
+            claimed, data = shared[0]
+        if not claimed:
+            emit({"event": "log", "line": f"note: {spec.run_id} is done or running elsewhere"})
+            continue
+        try:
+            result, config = _train(base, spec, out, data, index, todo, emit, seconds_per_run)
+        finally:
+            if rank == 0:
+                release(run_dir)
         seconds_per_run.append(time.perf_counter() - started)
         if rank != 0:
             continue
@@ -249,6 +232,46 @@ def run_grid(
         records.append(record)
         emit({"event": "done", "index": index, "todo": len(todo), "record": record})
     return records
+
+
+def _claim(base, spec: RunSpec, out: Path, settings: dict) -> tuple[bool, dict | None]:
+    """Take a run for this process (rank 0): its lock, unless another process holds it or
+    finished it meanwhile; then its training data and a clean folder. ``(claimed, data)``."""
+    run_dir = run_folder(out, spec)
+    if not acquire(run_dir):
+        return False, None
+    if spec.run_id in finished_runs(out, settings):  # finished by another process
+        release(run_dir)
+        return False, None
+    data = derive_training_data(base, spec, out / "data", settings["checksums"])
+    if run_dir.exists() and not (run_dir / "checkpoints" / "last.pt").is_file():
+        shutil.rmtree(run_dir)  # cut short before its first checkpoint: start over
+    return True, data
+
+
+def _train(base, spec, out, data, index, todo, emit, seconds_per_run):
+    """Train and evaluate one claimed run; its result and ``TrainConfig``."""
+    from ..training.trainer import train_and_evaluate
+
+    run_dir = run_folder(out, spec)
+    resume = (run_dir / "checkpoints" / "last.pt").is_file()
+    config = run_config(base, spec, out, data)
+    emit({"event": "start", "index": index, "todo": len(todo), "run": spec.run_id})
+    remaining = len(todo) - index - 1
+
+    def on_step(record: dict) -> None:
+        per_run = _mean(seconds_per_run) or (
+            record["eta_s"] / max(1e-9, 1 - record["step"] / record["total"])
+        )
+        emit({**record, "event": "step", "grid_eta_s": record["eta_s"] + remaining * per_run})
+
+    result = train_and_evaluate(
+        config,
+        resume=resume,
+        log=lambda line: emit({"event": "log", "line": line}),
+        on_step=on_step,
+    )
+    return result, config
 
 
 def _record(spec, config, settings, settings_id, result, out, seconds) -> dict:

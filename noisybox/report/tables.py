@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +46,55 @@ def _diagnostics(record: dict) -> dict[str, float]:
     return {k: np.nan if v is None else float(v) for k, v in values.items()}
 
 
-def load_results(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+def settings_groups(records: list[dict]) -> dict[str, list[dict]]:
+    """Records by their settings fingerprint, in order of first appearance."""
+    groups: dict[str, list[dict]] = {}
+    for record in records:
+        groups.setdefault(record["settings"], []).append(record)
+    return groups
+
+
+def _differences(groups: dict[str, list[dict]]) -> str:
+    """The settings that differ between groups, e.g. ``max_steps 800 / 1000``."""
+    grids = [group[0].get("grid_settings") or {} for group in groups.values()]
+    keys = sorted({key for grid in grids for key in grid})
+    differing = [
+        f"{key} " + " / ".join(json.dumps(grid.get(key)) for grid in grids)
+        for key in keys
+        if len({json.dumps(grid.get(key), sort_keys=True) for grid in grids}) > 1
+    ]
+    return "; ".join(differing) or "settings not recorded"
+
+
+def load_results(
+    results_dir: Path, settings: str | None = None
+) -> tuple[pd.DataFrame, list[str]]:
     """One row per finished run: fraction, eta, seed, loss, alpha, every metric,
-    the diagnostics (:data:`DIAGNOSTICS`), run_s; and the problems met reading the store."""
+    the diagnostics (:data:`DIAGNOSTICS`), run_s; and the problems met reading the store.
+
+    Runs of different settings (another step count, other data) are never mixed: a store
+    holding several is refused unless ``settings`` (a fingerprint, or its first characters)
+    picks one, and the error lists them and what differs.
+    """
     records, problems = read_records(Path(results_dir))
     if not records:
         raise NoisyboxError(f"{results_dir}: no finished runs in results/")
+    groups = settings_groups(records)
+    if settings is not None:
+        chosen = [key for key in groups if key.startswith(settings)]
+        if len(chosen) != 1:
+            raise NoisyboxError(
+                f"--settings {settings}: matches {len(chosen)} of the settings in "
+                f"{results_dir} ({', '.join(groups)})"
+            )
+        records = groups[chosen[0]]
+    elif len(groups) > 1:
+        counts = ", ".join(f"{key}: {len(group)} runs" for key, group in groups.items())
+        raise NoisyboxError(
+            f"{results_dir}: holds runs of {len(groups)} different settings ({counts}; they "
+            f"differ in {_differences(groups)}); never averaged together: pick one with "
+            "--settings ID"
+        )
     rows = [
         {
             **{k: r[k] for k in ("fraction", "eta", "seed", "loss")},

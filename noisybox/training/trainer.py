@@ -1,11 +1,13 @@
 """Train one detector with a chosen box loss, then evaluate it on the clean validation set.
 
 A run folder holds everything about a run: ``config.json`` (all settings, enough to repeat
-it), ``metrics.jsonl`` (losses, learning rate and throughput per logged step),
+it; file paths relative to the run folder), ``metrics.jsonl`` (losses, learning rate,
+throughput and the positives' IoU per logged step),
 ``checkpoints/last.pt`` (a plain state dict, loadable with ``torch.load(weights_only=True)``),
-``detections.json`` (COCO results on the validation images) and ``eval.json`` (the metrics
-and ``matched_iou``, the mean IoU of the detections matched at IoU 0.5); for VOC or
-YOLO validation data also ``ground_truth.json``, the COCO form they were evaluated against.
+``detections.json`` (COCO results on the validation images), ``ground_truth.json`` (the
+COCO ground truth they were scored on, every class of the run with the ids the detections
+use) and ``eval.json`` (the metrics and ``matched_iou``, the mean IoU of the detections
+matched at IoU 0.5). ``noisybox eval --run`` needs nothing else, from any folder.
 """
 
 from __future__ import annotations
@@ -28,12 +30,35 @@ from ..errors import NoisyboxError
 from ..evaluate import evaluate_detections, mean_matched_iou
 from ..formats import read_annotations
 from ..losses import AlphaIoULoss, build_loss
+from .classes import class_table
 from .data import DetectionDataset, EpochBatchSampler, collate
 from .diagnostics import alpha_at
 from .models import build_detector, count_parameters, load_cached_imagenet_weights
 
 #: settings that never change a run's result: a resumed run may change them
 RUNTIME_FIELDS = ("out", "workers", "tensorboard", "log_every", "checkpoint_every")
+#: settings that name files: ``config.json`` holds them relative to the run folder
+PATH_FIELDS = (
+    "train_annotations",
+    "val_annotations",
+    "images",
+    "val_images",
+    "train_split",
+    "val_split",
+    "weights",
+)
+
+
+def relative_paths(config: dict, folder: Path) -> dict:
+    """``config`` (a ``TrainConfig`` as JSON) with its file settings (:data:`PATH_FIELDS`)
+    relative to ``folder`` (``imagenet`` and unset ones as they are), so that a record
+    names no absolute path and stays valid wherever it is read from."""
+    return {
+        key: os.path.relpath(Path(value).absolute(), Path(folder).absolute())
+        if key in PATH_FIELDS and value and value != "imagenet"
+        else value
+        for key, value in config.items()
+    }
 
 
 @dataclass
@@ -227,13 +252,12 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         train = read_annotations(config.train_annotations, config.format, split=config.train_split)
         self.val = read_annotations(config.val_annotations, config.format, split=config.val_split)
-        category_ids = sorted(set(train.categories) | set(self.val.categories))
-        self.label_of = {category: label for label, category in enumerate(category_ids, start=1)}
-        self.category_of = {label: category for category, label in self.label_of.items()}
+        self.classes = class_table(train, self.val)
+        self.category_of = self.classes.category_of
         self.train_set = DetectionDataset(
             train,
             Path(config.images),
-            self.label_of,
+            self.classes.train_labels,
             config.image_size,
             config.augment,
             config.seed,
@@ -241,7 +265,7 @@ class Trainer:
         self.val_set = DetectionDataset(
             self.val,
             Path(config.val_images or config.images),
-            self.label_of,
+            self.classes.val_labels,
             config.image_size,
             False,
         )
@@ -261,7 +285,7 @@ class Trainer:
         self.box_loss = box_loss
         torch.manual_seed(config.seed)
         self.model = build_detector(
-            config.model, config.backbone, len(category_ids), config.image_size, box_loss
+            config.model, config.backbone, len(self.classes.names), config.image_size, box_loss
         ).to(self.device)
         if config.weights:
             self._load_weights(Path(config.weights))
@@ -289,7 +313,7 @@ class Trainer:
             if not (self.run_dir / "checkpoints" / "last.pt").is_file():
                 raise NoisyboxError(f"{self.run_dir}: no checkpoints/last.pt to resume from")
             saved = json.loads(config_file.read_text())
-            current = self.config.to_json()
+            current = relative_paths(self.config.to_json(), self.run_dir)
             changed = [k for k in saved if k not in RUNTIME_FIELDS and saved[k] != current.get(k)]
             if changed:
                 raise NoisyboxError(
@@ -352,7 +376,8 @@ class Trainer:
             self._restore()
         elif self.rank == 0:
             with atomic_write(self.run_dir / "config.json") as handle:
-                handle.write(json.dumps(config.to_json(), indent=2).encode())
+                saved = relative_paths(config.to_json(), self.run_dir)
+                handle.write(json.dumps(saved, indent=2).encode())
         self.log(
             f"{config.model} + {config.backbone} ({count_parameters(self.model):,} parameters), "
             f"loss {config.loss}, {len(self.train_set)} training images, {self.total_steps} steps "
@@ -471,9 +496,14 @@ class Trainer:
         return dict(zip(losses, stacked.tolist(), strict=True))
 
     def ground_truth(self) -> dict:
-        """The clean validation annotations as a COCO document (a COCO file as it is)."""
+        """The clean validation annotations as a COCO document, listing every class of the
+        run with the ids its detections use (a COCO file as it is, plus any class only the
+        training set has)."""
         if self.val.format == "coco":
-            return self.val.source.document
+            document = self.val.source.document
+            known = {category["id"] for category in document.get("categories", [])}
+            extra = [c for c in self.classes.categories() if c["id"] not in known]
+            return {**document, "categories": [*document.get("categories", []), *extra]}
         images = []
         for index, name in enumerate(self.val.image_name):
             width, height = self.val.image_size[index]
@@ -500,8 +530,7 @@ class Trainer:
                         "iscrowd": 0,
                     }
                 )
-        categories = [{"id": c, "name": n} for c, n in self.val.categories.items()]
-        return {"images": images, "annotations": records, "categories": categories}
+        return {"images": images, "annotations": records, "categories": self.classes.categories()}
 
     @torch.no_grad()
     def predict(self, ground_truth: dict) -> list[dict]:
@@ -542,9 +571,8 @@ class Trainer:
 
     def evaluate(self) -> dict:
         ground_truth = self.ground_truth()
-        if self.val.format != "coco":  # the converted ground truth, for `noisybox eval --run`
-            with atomic_write(self.run_dir / "ground_truth.json") as handle:
-                handle.write(json.dumps(ground_truth).encode())
+        with atomic_write(self.run_dir / "ground_truth.json") as handle:  # for eval --run
+            handle.write(json.dumps(ground_truth).encode())
         detections = self.predict(ground_truth)
         with atomic_write(self.run_dir / "detections.json") as handle:
             handle.write(json.dumps(detections).encode())
