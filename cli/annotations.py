@@ -244,14 +244,22 @@ def subsample(
 def inspect(
     input: InputArgument,
     format: FormatOption = None,
-    images: ImagesOption = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            "--images",
+            help="The image folder: read missing VOC sizes, and open every image to list "
+            "missing or unreadable ones.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Counts per class, box sizes and aspects, empty images, and every invalid record."""
     from noisybox.formats import read_annotations
     from noisybox.summary import summarize
 
-    summary = summarize(read_annotations(input, format, images_dir=images, on_invalid="keep"))
+    annotations = read_annotations(input, format, images_dir=images, on_invalid="keep")
+    summary = summarize(annotations, images)
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
         return

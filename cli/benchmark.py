@@ -30,6 +30,7 @@ from .training import (
     MaxStepsOption,
     ModelOption,
     TrainAnnOption,
+    TrainOnInvalidOption,
     ValAnnOption,
     ValImagesOption,
     WeightsOption,
@@ -100,6 +101,7 @@ def bench(
     deterministic: DeterministicOption = False,
     compile_loss: CompileLossOption = False,
     alpha_warmup: AlphaWarmupOption = 0,
+    on_invalid: TrainOnInvalidOption = "error",
 ) -> None:
     """Train every loss at every noise rate, data fraction and seed; report the robustness.
 
@@ -150,6 +152,7 @@ def bench(
         deterministic=deterministic,
         compile_loss=compile_loss,
         alpha_warmup=alpha_warmup,
+        on_invalid=on_invalid,
         out=str(out),
     )
     if dry_run:

@@ -70,6 +70,14 @@ WeightsOption = Annotated[
     typer.Option(help="A local checkpoint, or 'imagenet' (backbone, from torchvision's cache)."),
 ]
 DeterministicOption = Annotated[bool, typer.Option(help="Deterministic kernels only.")]
+TrainOnInvalidOption = Annotated[
+    str,
+    typer.Option(
+        "--on-invalid",
+        help="Unreadable images: error (stop before training, naming them) or skip (leave "
+        "them out).",
+    ),
+]
 AlphaWarmupOption = Annotated[
     int,
     typer.Option(
@@ -116,6 +124,7 @@ def train(
     alpha: Annotated[float | None, typer.Option(help="α of an alpha-* loss.")] = None,
     alpha_penalty: Annotated[float | None, typer.Option(help="α of the penalty term.")] = None,
     alpha_warmup: AlphaWarmupOption = 0,
+    on_invalid: TrainOnInvalidOption = "error",
     model: ModelOption = "fcos",
     backbone: BackboneOption = "tiny",
     img_size: ImgSizeOption = 128,
@@ -132,6 +141,9 @@ def train(
     deterministic: DeterministicOption = False,
     compile_loss: CompileLossOption = False,
     tensorboard: Annotated[bool, typer.Option(help="Also log to RUN_DIR/tensorboard.")] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Save a checkpoint every N steps (and at the end).", min=1)
+    ] = 100,
     out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/run"),
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --out.")] = False,
 ) -> None:
@@ -149,6 +161,7 @@ def train(
         alpha=alpha,
         alpha_penalty=alpha_penalty,
         alpha_warmup=alpha_warmup,
+        on_invalid=on_invalid,
         image_size=img_size,
         epochs=epochs,
         max_steps=max_steps,
@@ -163,6 +176,7 @@ def train(
         deterministic=deterministic,
         compile_loss=compile_loss,
         tensorboard=tensorboard,
+        checkpoint_every=checkpoint_every,
         out=str(out),
     )
     with progress_display() as on_step:

@@ -10,28 +10,9 @@ import numpy as np
 from .annotations import Annotations
 from .atomic import atomic_write
 from .errors import NoisyboxError
+from .images import find_image, read_rgb
 from .keys import keyed_uniform
 from .loss_curves import FIGURE_FORMATS
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def find_image(images_dir: Path, name: str) -> Path:
-    """The image called ``name`` in ``images_dir`` (for YOLO, a label path: any image suffix).
-
-    Never follows a name out of ``images_dir``: such a name is an error that says so.
-    """
-    root = images_dir.resolve()
-    candidate = (root / name).resolve()
-    if not candidate.is_relative_to(root):
-        raise NoisyboxError(f"{name}: the image name points outside {images_dir}; not followed")
-    options = [candidate] if candidate.suffix.lower() in IMAGE_SUFFIXES else []
-    options += [candidate.with_suffix(suffix) for suffix in IMAGE_SUFFIXES]
-    options += [root / Path(name).with_suffix(suffix).name for suffix in IMAGE_SUFFIXES]
-    for option in options:
-        if option.is_file():
-            return option
-    raise NoisyboxError(f"{images_dir}: no image for {name!r}")
 
 
 def _boxes_of(
@@ -59,7 +40,6 @@ def draw_comparison(
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-    from PIL import Image
 
     suffix = os.fspath(output).rsplit(".", 1)[-1].lower()
     if suffix not in FIGURE_FORMATS:
@@ -80,8 +60,7 @@ def draw_comparison(
     axes = np.atleast_2d(figure.subplots(len(chosen), 2, squeeze=False))
     for row_axes, image in zip(axes, chosen, strict=True):
         name = clean.image_name[image]
-        with Image.open(find_image(images_dir, name)) as loaded:
-            pixels = np.asarray(loaded.convert("RGB"))
+        pixels = read_rgb(find_image(images_dir, name))
         size = (pixels.shape[1], pixels.shape[0])
         for axis, (dataset, row, colour, title) in zip(
             row_axes,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .annotations import Annotations
+from .images import check_images
 
 QUANTILES = (0.0, 0.05, 0.5, 0.95, 1.0)
 #: COCO's object size ranges, by box area in square pixels.
@@ -56,8 +58,11 @@ def _quantiles(values: np.ndarray) -> dict[str, float]:
     }
 
 
-def summarize(annotations: Annotations) -> DatasetSummary:
-    """Summarize the valid boxes of ``annotations`` and list every invalid record."""
+def summarize(annotations: Annotations, images_dir: Path | None = None) -> DatasetSummary:
+    """Summarize the valid boxes of ``annotations`` and list every invalid record; with
+    ``images_dir``, also every image that is missing or cannot be decoded (each is opened
+    and decoded to the end)."""
+    unusable = check_images(annotations, Path(images_dir)) if images_dir is not None else {}
     valid = annotations.valid & np.isfinite(annotations.boxes).all(axis=1)
     boxes = annotations.boxes[valid]
     width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
@@ -92,5 +97,9 @@ def summarize(annotations: Annotations) -> DatasetSummary:
         sizes=sizes,
         invalid=[
             {"file": i.file, "record": i.record, "problem": i.message} for i in annotations.issues
+        ]
+        + [
+            {"file": annotations.image_name[row], "record": "image", "problem": problem}
+            for row, problem in unusable.items()
         ],
     )

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from noisybox.cli import main
 
@@ -410,3 +411,176 @@ def test_size_ranges_without_boxes_are_n_a_as_pycocotools_says(tmp_path, capsys)
         ["eval", "--gt", tmp_path / "gt.json", "--dt", tmp_path / "dt.json", "--json"], capsys
     )
     assert json.loads(out)["metrics"]["APs"] is None
+
+
+# ---- images, runs and VOC details -------------------------------------------------------
+
+
+def _voc_year_with_images(root, names=("a", "b", "c", "d"), difficult=()):
+    from PIL import Image
+
+    from .datasets import VOC_OBJECT, VOC_TEMPLATE
+
+    (root / "Annotations").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    for name in names:
+        objects = VOC_OBJECT.format(label="cat", x1=10, y1=12, x2=60, y2=50)
+        if name in difficult:
+            objects += VOC_OBJECT.format(label="cat", x1=62, y1=5, x2=90, y2=30).replace(
+                "<difficult>0</difficult>", "<difficult>1</difficult>"
+            )
+        text = VOC_TEMPLATE.format(name=name, width=96, height=80, objects=objects)
+        (root / "Annotations" / f"{name}.xml").write_text(text)
+        Image.new("RGB", (96, 80), (90, 80, 120)).save(root / "JPEGImages" / f"{name}.jpg")
+    return root
+
+
+def _toy_train_config(root, out, **overrides):
+    from noisybox.training.trainer import TrainConfig
+
+    settings = dict(
+        train_annotations=str(root / "Annotations"),
+        val_annotations=str(root / "Annotations"),
+        images=str(root / "JPEGImages"),
+        device="cpu",
+        image_size=64,
+        batch_size=2,
+        max_steps=2,
+        out=str(out),
+    )
+    return TrainConfig(**{**settings, **overrides})
+
+
+def test_a_truncated_image_stops_training_before_the_first_step_naming_it(tmp_path, capsys):
+    from noisybox.training.trainer import Trainer
+
+    root = _voc_year_with_images(tmp_path / "voc")
+    broken = root / "JPEGImages" / "b.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])  # cut short, as a failed download
+    args = [
+        "train",
+        "--train-ann",
+        root / "Annotations",
+        "--val-ann",
+        root / "Annotations",
+        "--images",
+        root / "JPEGImages",
+        "--device",
+        "cpu",
+        "--img-size",
+        64,
+        "--max-steps",
+        2,
+        "--out",
+        tmp_path / "run",
+    ]
+    code, _, err = run(args, capsys)
+    assert code == 2 and one_line_error(err) and "b.jpg: cannot be decoded" in err
+    assert "--on-invalid skip" in err and not (tmp_path / "run").exists()
+    trainer = Trainer(_toy_train_config(root, tmp_path / "skip", on_invalid="skip"))
+    assert len(trainer.train_set) == 3 and len(trainer.val_set) == 3
+    names = [i["file_name"] for i in trainer.ground_truth()["images"]]
+    assert names == ["a.jpg", "c.jpg", "d.jpg"]
+    code, out, _ = run(
+        ["inspect", root / "Annotations", "--images", root / "JPEGImages", "--json"], capsys
+    )
+    invalid = json.loads(out)["invalid"]
+    assert code == 0 and [i["file"] for i in invalid] == ["b.jpg"]
+
+
+def test_an_image_link_out_of_the_image_folder_is_never_followed(tmp_path):
+    from noisybox.errors import NoisyboxError
+    from noisybox.images import find_image
+
+    root = _voc_year_with_images(tmp_path / "voc")
+    secret = tmp_path / "secret.jpg"
+    (root / "JPEGImages" / "a.jpg").rename(secret)
+    (root / "JPEGImages" / "a.jpg").symlink_to(secret)
+    with pytest.raises(NoisyboxError, match="leads outside"):
+        find_image(root / "JPEGImages", "a.jpg")
+    with pytest.raises(NoisyboxError, match="leads outside"):
+        find_image(root / "JPEGImages", "a")  # a YOLO-style name without suffix
+    inside = root / "JPEGImages" / "b-link.jpg"
+    inside.symlink_to(root / "JPEGImages" / "b.jpg")
+    assert find_image(root / "JPEGImages", "b-link.jpg") == (root / "JPEGImages" / "b.jpg")
+
+
+def test_a_16_bit_png_is_scaled_not_whitened(tmp_path):
+    from PIL import Image
+
+    from noisybox.images import read_rgb
+
+    values = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "depth.png")
+    with Image.open(tmp_path / "depth.png") as image:
+        assert image.mode.startswith("I")
+    pixels = read_rgb(tmp_path / "depth.png")
+    assert pixels.shape == (48, 64, 3) and pixels.dtype == np.uint8
+    assert pixels.min() == 0 and pixels.max() == 255 and len(np.unique(pixels)) > 200
+    np.testing.assert_array_equal(pixels[..., 0], np.round(values / 65535 * 255))
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, capsys):
+    from noisybox.training.trainer import train_and_evaluate
+
+    root = _voc_year_with_images(tmp_path / "voc")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}")  # what a kill before step 100 leaves
+    (out / "metrics.jsonl").write_text('{"step": 10, "loss": 9.0}\n')
+    lines = []
+    result = train_and_evaluate(_toy_train_config(root, out), log=lines.append)
+    assert any("cut short before its first checkpoint; starting it over" in line for line in lines)
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert result["metrics"] and [r["step"] for r in logged] == [2]  # the old line is gone
+    code, _, err = run(
+        [
+            "train",
+            "--train-ann",
+            root / "Annotations",
+            "--val-ann",
+            root / "Annotations",
+            "--images",
+            root / "JPEGImages",
+            "--out",
+            out,
+        ],
+        capsys,
+    )
+    assert code == 2 and "holds a run already" in err  # a finished run is never redone
+
+
+def test_voc_difficult_boxes_are_ignore_regions(tmp_path):
+    from noisybox.evaluate import evaluate_detections
+    from noisybox.formats import read_annotations
+    from noisybox.training.trainer import Trainer
+
+    root = _voc_year_with_images(tmp_path / "voc", difficult=("a",))
+    annotations = read_annotations(root / "Annotations")
+    assert annotations.crowd.tolist() == [False, True, False, False, False]
+    trainer = Trainer(_toy_train_config(root, tmp_path / "run"))
+    truth = trainer.ground_truth()
+    crowd = [a for a in truth["annotations"] if a["iscrowd"]]
+    assert len(crowd) == 1 and crowd[0]["bbox"] == [62.0, 5.0, 28.0, 25.0]
+    assert sum(len(labels) for labels in trainer.train_set.targets.labels) == 4  # not trained
+    perfect = [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "bbox": a["bbox"],
+            "score": 0.9,
+        }
+        for a in truth["annotations"]
+    ]
+    # a detection on the difficult box is no false positive: AP stays 100
+    assert evaluate_detections(truth, perfect).metrics["AP50"] == pytest.approx(100)
+
+
+def test_an_infinite_voc_image_size_is_an_invalid_record(tmp_path, capsys):
+    root = _voc_year_with_images(tmp_path / "voc", names=("a",))
+    xml = root / "Annotations" / "a.xml"
+    xml.write_text(xml.read_text().replace("<width>96</width>", "<width>inf</width>"))
+    code, _, err = run(
+        ["corrupt", root / "Annotations", "--eta", "0.2", "-o", tmp_path / "n"], capsys
+    )
+    assert code == 2 and one_line_error(err) and "infinite image width/height" in err

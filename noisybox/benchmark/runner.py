@@ -45,7 +45,7 @@ GRID_FIELDS = ("loss", "alpha", "alpha_penalty", "seed")
 
 #: TrainConfig fields added after results stores were in use, with their default: at that
 #: default a field is left out of the settings, so that older results still match
-LATER_FIELDS = {"alpha_warmup": 0}
+LATER_FIELDS = {"alpha_warmup": 0, "on_invalid": "error"}
 
 Event = dict[str, object]
 
@@ -293,6 +293,7 @@ def _record(spec, config, settings, settings_id, result, out, seconds) -> dict:
         "matches": result["matches"],
         "ground_truths": result["ground_truths"],
         "detections": result["detections"],
+        "ignored_boxes": result.get("ignored_boxes"),
         "diagnostics": {
             "positive_iou": summarize_positive_iou(logged),
             "matched_iou": result.get("matched_iou"),

@@ -7,6 +7,7 @@ detection libraries use them, with no 1-based shift) and written back the same w
 from __future__ import annotations
 
 import copy
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,12 +99,17 @@ def _image_size_from_file(images_dir: Path, filename: str) -> tuple[float, float
 def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = None) -> Annotations:
     """Read VOC XML; a missing ``<size>`` is read from the image when ``images_dir`` is given.
 
+    Objects marked ``<difficult>1</difficult>`` are ``crowd`` rows: as in the VOC protocol
+    (and COCO's crowd boxes) they are left untouched by noise unless asked, out of training,
+    and ignore regions in evaluation.
+
     ``split``: a VOC ``ImageSets/Main/*.txt`` list; only the images it names are read.
     """
     paths = list_voc_files(path, split)
     files: list[VocFile] = []
     issues: list[Issue] = []
     rows_boxes, rows_image, rows_names, rows_keys, parsed = [], [], [], [], []
+    rows_difficult: list[bool] = []
     image_size = np.full((len(paths), 2), np.nan)
     image_name, image_keys = [], np.zeros(len(paths), np.uint64)
     integer = True
@@ -121,7 +127,7 @@ def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = No
             as_number(root.findtext("size/width")),
             as_number(root.findtext("size/height")),
         )
-        if width and height and width > 0 and height > 0:
+        if width and height and 0 < width < math.inf and 0 < height < math.inf:
             image_size[index] = width, height
         elif images_dir is not None:
             found = _image_size_from_file(images_dir, filename)
@@ -134,7 +140,7 @@ def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = No
                 Issue(
                     str(file_path),
                     "<size>",
-                    "missing or non-positive image width/height "
+                    "missing, non-positive or infinite image width/height "
                     "(pass --images DIR to read it from the image)",
                     image=index,
                 )
@@ -150,6 +156,7 @@ def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = No
             rows_image.append(index)
             rows_keys.append(text_key(f"{relative}#{position}"))
             rows_names.append((element.findtext("name") or "").strip())
+            rows_difficult.append((element.findtext("difficult") or "0").strip() == "1")
             texts = [element.findtext(f"bndbox/{corner}") for corner in CORNERS]
             values = [as_number(text) for text in texts]
             if None in values:
@@ -191,7 +198,7 @@ def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = No
         image=image,
         category=np.asarray([category_of.get(n, -1) for n in rows_names], np.int64),
         key=np.asarray(rows_keys, np.uint64),
-        crowd=np.zeros(count, bool),
+        crowd=np.asarray(rows_difficult, dtype=bool).reshape(count),
         valid=np.ones(count, bool),
         record=np.arange(count),
         image_size=image_size,

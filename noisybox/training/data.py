@@ -19,11 +19,10 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import albumentations as A
 import numpy as np
 import torch
-from PIL import Image
 
 from ..annotations import Annotations
+from ..images import find_image, read_rgb
 from ..keys import text_key
-from ..show import find_image
 
 #: Boxes narrower or lower than this (pixels, after clipping to the image) are left out.
 MIN_BOX_SIDE = 1.0
@@ -93,11 +92,12 @@ def build_transform(image_size: int, augment: bool) -> A.Compose:
 
 
 class DetectionDataset(torch.utils.data.Dataset):
-    """``dataset[(index, epoch)]`` → ``(image tensor, target)`` for torchvision detectors.
+    """``dataset[(position, epoch)]`` → ``(image tensor, target)`` for torchvision detectors.
 
     The target holds ``boxes`` (xyxy pixels of the transformed image), ``labels`` (1..K),
     ``image`` (the row in ``annotations``) and ``scale`` (transformed / original size).
-    Indexing with a plain ``index`` means epoch 0.
+    Indexing with a plain ``position`` means epoch 0. Positions run over :attr:`rows`, the
+    image rows in use: all of them unless some were left out (:meth:`leave_out`).
     """
 
     def __init__(
@@ -114,9 +114,14 @@ class DetectionDataset(torch.utils.data.Dataset):
         self.transform = build_transform(image_size, augment)
         self.augment, self.image_size, self.seed = augment, image_size, seed
         self._paths: dict[int, Path] = {}
+        self.rows = np.arange(annotations.num_images)
+
+    def leave_out(self, rows: list[int]) -> None:
+        """Use every image but those of ``rows`` (unreadable files)."""
+        self.rows = np.setdiff1d(self.rows, np.asarray(rows, dtype=np.int64))
 
     def __len__(self) -> int:
-        return self.annotations.num_images
+        return len(self.rows)
 
     def image_path(self, index: int) -> Path:
         if index not in self._paths:  # found once: every epoch reads the same file
@@ -124,9 +129,9 @@ class DetectionDataset(torch.utils.data.Dataset):
         return self._paths[index]
 
     def __getitem__(self, item: int | tuple[int, int]):
-        index, epoch = item if isinstance(item, tuple) else (item, 0)
-        with Image.open(self.image_path(index)) as loaded:
-            pixels = np.array(loaded.convert("RGB"))  # writable: torch shares it as is
+        position, epoch = item if isinstance(item, tuple) else (item, 0)
+        index = int(self.rows[position])
+        pixels = read_rgb(self.image_path(index))  # writable: torch shares it as is
         boxes = self.targets.boxes[index]
         if self.annotations.units == "normalized":
             height, width = pixels.shape[:2]

@@ -29,6 +29,7 @@ from ..atomic import atomic_write
 from ..errors import NoisyboxError
 from ..evaluate import evaluate_detections, mean_matched_iou
 from ..formats import read_annotations
+from ..images import check_images
 from ..losses import AlphaIoULoss, build_loss
 from .classes import class_table
 from .data import DetectionDataset, EpochBatchSampler, collate
@@ -90,6 +91,7 @@ class TrainConfig:
     amp: bool | None = None  # None: on for CUDA, off for the CPU
     workers: int = 0
     augment: bool = True
+    on_invalid: str = "error"
     weights: str | None = None
     deterministic: bool = False
     compile_loss: bool = False
@@ -269,6 +271,7 @@ class Trainer:
             config.image_size,
             False,
         )
+        self._check_images()
         if self.train_set.targets.filtered:
             self.log(
                 f"note: {self.train_set.targets.filtered} degenerate training boxes left out "
@@ -307,10 +310,47 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(enabled=self.amp_dtype == torch.float16)
         self.step = 0
 
+    def _check_images(self) -> None:
+        """Decode every image before the first step: unreadable ones stop the run with one
+        line naming them all, or are left out with ``on_invalid="skip"``, saying how many."""
+        if self.config.on_invalid not in ("error", "skip"):
+            raise NoisyboxError(f"on_invalid must be error or skip; got {self.config.on_invalid!r}")
+        found = {
+            split: check_images(dataset.annotations, dataset.images_dir)
+            for split, dataset in (("training", self.train_set), ("validation", self.val_set))
+        }
+        problems = [problem for part in found.values() for problem in part.values()]
+        if not problems:
+            return
+        if self.config.on_invalid == "error":
+            raise NoisyboxError(
+                f"{len(problems)} unusable images (pass --on-invalid skip to leave them out): "
+                + "; ".join(problems)
+            )
+        self.train_set.leave_out(list(found["training"]))
+        self.val_set.leave_out(list(found["validation"]))
+        self.log(
+            f"note: {len(found['training'])} training and {len(found['validation'])} "
+            "validation images left out: unusable (--on-invalid skip)"
+        )
+        if len(self.train_set) == 0 or len(self.val_set) == 0:
+            raise NoisyboxError("no usable images left in the training or validation set")
+
     def _check_run_dir(self) -> None:
         config_file = self.run_dir / "config.json"
+        checkpoint = self.run_dir / "checkpoints" / "last.pt"
+        if config_file.exists() and not checkpoint.is_file() and not self._finished():
+            self.log(  # killed before its first checkpoint: nothing to keep
+                f"note: {self.run_dir} holds a run cut short before its first checkpoint; "
+                "starting it over"
+            )
+            self.resume = False
+            if self.rank == 0:
+                (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+                config_file.unlink()
+            return
         if self.resume:
-            if not (self.run_dir / "checkpoints" / "last.pt").is_file():
+            if not checkpoint.is_file():
                 raise NoisyboxError(f"{self.run_dir}: no checkpoints/last.pt to resume from")
             saved = json.loads(config_file.read_text())
             current = relative_paths(self.config.to_json(), self.run_dir)
@@ -325,6 +365,9 @@ class Trainer:
                 f"{self.run_dir}: holds a run already; pass --resume to continue "
                 "it, or choose another --out"
             )
+
+    def _finished(self) -> bool:
+        return (self.run_dir / "eval.json").is_file()
 
     def _load_weights(self, path: Path) -> None:
         if str(path) == "imagenet":
@@ -503,9 +546,17 @@ class Trainer:
             document = self.val.source.document
             known = {category["id"] for category in document.get("categories", [])}
             extra = [c for c in self.classes.categories() if c["id"] not in known]
-            return {**document, "categories": [*document.get("categories", []), *extra]}
-        images = []
-        for index, name in enumerate(self.val.image_name):
+            document = {**document, "categories": [*document.get("categories", []), *extra]}
+            if len(self.val_set) < self.val.num_images:  # unusable images left out
+                kept = {self._val_image_ids()[row] for row in self.val_set.rows.tolist()}
+                document["images"] = [i for i in document["images"] if i["id"] in kept]
+                document["annotations"] = [
+                    a for a in document["annotations"] if a["image_id"] in kept
+                ]
+            return document
+        images, sizes = [], {}
+        for index in self.val_set.rows.tolist():
+            name = self.val.image_name[index]
             width, height = self.val.image_size[index]
             if self.val.units == "normalized":
                 from PIL import Image
@@ -513,12 +564,12 @@ class Trainer:
                 with Image.open(self.val_set.image_path(index)) as image:
                     width, height = image.size
             images.append({"id": index + 1, "file_name": name, "width": width, "height": height})
+            sizes[index] = (width, height)
         records = []
-        for index, (boxes, labels) in enumerate(
-            zip(self.val_set.targets.boxes, self.val_set.targets.labels, strict=True)
-        ):
+        for index in self.val_set.rows.tolist():
+            boxes, labels = self.val_set.targets.boxes[index], self.val_set.targets.labels[index]
             if self.val.units == "normalized":
-                boxes = boxes * np.array([images[index]["width"], images[index]["height"]] * 2)
+                boxes = boxes * np.array([*sizes[index], *sizes[index]])
             for (x1, y1, x2, y2), label in zip(boxes.tolist(), labels.tolist(), strict=True):
                 records.append(
                     {
@@ -530,12 +581,48 @@ class Trainer:
                         "iscrowd": 0,
                     }
                 )
+        records += self._ignore_regions(sizes, first_id=len(records) + 1)
         return {"images": images, "annotations": records, "categories": self.classes.categories()}
 
+    def _ignore_regions(self, sizes: dict[int, tuple], first_id: int) -> list[dict]:
+        """VOC ``difficult`` (and crowd) boxes of the validation images in use, as COCO
+        ``iscrowd`` records: ignore regions, where a detection is neither right nor wrong."""
+        val = self.val
+        rows = np.flatnonzero(
+            val.crowd & val.valid & np.isin(val.image, self.val_set.rows)
+        ).tolist()
+        records = []
+        for row in rows:
+            index = int(val.image[row])
+            x1, y1, x2, y2 = val.boxes[row].tolist()
+            if val.units == "normalized":
+                width, height = sizes[index]
+                x1, x2, y1, y2 = x1 * width, x2 * width, y1 * height, y2 * height
+            label = self.classes.val_labels.get(int(val.category[row]))
+            if label is None or not (x2 > x1 and y2 > y1):
+                continue
+            records.append(
+                {
+                    "id": first_id + len(records),
+                    "image_id": index + 1,
+                    "category_id": self.category_of[label],
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": (x2 - x1) * (y2 - y1),
+                    "iscrowd": 1,
+                }
+            )
+        return records
+
+    def _val_image_ids(self) -> list:
+        """The ground-truth image id of each validation image row."""
+        if self.val.format == "coco":
+            return [image["id"] for image in self.val.source.document["images"]]
+        return list(range(1, self.val.num_images + 1))
+
     @torch.no_grad()
-    def predict(self, ground_truth: dict) -> list[dict]:
+    def predict(self) -> list[dict]:
         """COCO results on the validation images, in their original pixel coordinates."""
-        image_ids = [image["id"] for image in ground_truth["images"]]
+        image_ids = self._val_image_ids()
         self.model.eval()
         loader = torch.utils.data.DataLoader(
             self.val_set,
@@ -573,12 +660,16 @@ class Trainer:
         ground_truth = self.ground_truth()
         with atomic_write(self.run_dir / "ground_truth.json") as handle:  # for eval --run
             handle.write(json.dumps(ground_truth).encode())
-        detections = self.predict(ground_truth)
+        detections = self.predict()
         with atomic_write(self.run_dir / "detections.json") as handle:
             handle.write(json.dumps(detections).encode())
         result = {
             **evaluate_detections(ground_truth, detections).to_dict(),
             "matched_iou": mean_matched_iou(ground_truth, detections),
+            "ignored_boxes": {  # VOC difficult / COCO crowd: out of training, ignored in eval
+                "training": int((self.train_set.annotations.crowd).sum()),
+                "validation": int((self.val.crowd).sum()),
+            },
         }
         with atomic_write(self.run_dir / "eval.json") as handle:
             handle.write(json.dumps(result, indent=2).encode())
