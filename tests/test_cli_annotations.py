@@ -282,7 +282,7 @@ def test_voc_missing_size_is_read_from_the_image(tmp_path, capsys):
     text = path.read_text()
     path.write_text(text[: text.index("\t<size>")] + text[text.index("</size>") + 8 :])
     code, _, err = run(["corrupt", folder, "--eta", "0.2", "-o", tmp_path / "n"], capsys)
-    assert code == 2 and "<size>: missing or non-positive image width/height" in err
+    assert code == 2 and "<size>: missing, non-positive or infinite image width/height" in err
     images = tmp_path / "JPEGImages"
     images.mkdir()
     Image.new("RGB", (500, 375)).save(images / "000000.jpg")

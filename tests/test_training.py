@@ -134,7 +134,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, shapes):
     assert steps == [1, 2, 3, 4, 5, 6]  # the interrupted run's step 4-5 lines were replaced
 
 
-def test_run_folder_and_eval_command(tmp_path, shapes, capsys):
+def test_run_folder_and_eval_command(tmp_path, shapes, capsys, monkeypatch):
     out = tmp_path / "run"
     result = train_and_evaluate(
         toy_config(shapes, out, model="retinanet", loss="alpha-ciou"), log=lambda _: None
@@ -144,12 +144,18 @@ def test_run_folder_and_eval_command(tmp_path, shapes, capsys):
         "metrics.jsonl",
         "checkpoints",
         "detections.json",
+        "ground_truth.json",
         "eval.json",
     }
     state = torch.load(out / "checkpoints/last.pt", weights_only=True)
     assert state["step"] == 6 and "model" in state
     assert json.loads((out / "config.json").read_text())["loss"] == "alpha-ciou"
     assert json.loads((out / "eval.json").read_text())["metrics"] == result["metrics"]
+    saved = json.loads((out / "config.json").read_text())  # paths relative to the run folder
+    assert (out / saved["train_annotations"]).samefile(shapes / "annotations/train.json")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a run folder is evaluable from any working folder
     assert main(["eval", "--run", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"] == pytest.approx(result["metrics"])
     detections = json.loads((out / "detections.json").read_text())
