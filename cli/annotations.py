@@ -85,8 +85,8 @@ def _load_confusion(path: Path | None) -> dict | None:
     if path is None:
         return None
     try:
-        confusion = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        confusion = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as error:
         raise NoisyboxError(f"{path}: cannot read the confusion weights: {error}") from None
     if not isinstance(confusion, dict) or not all(isinstance(v, dict) for v in confusion.values()):
         raise NoisyboxError(

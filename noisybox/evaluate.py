@@ -64,15 +64,70 @@ def _backend_classes(backend: str):
     raise NoisyboxError(f"--backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
 
 
+def _is_number(value: object) -> bool:
+    """A finite JSON number (booleans are not numbers)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value) if abs(value) < 1e308 else math.inf)
+    )
+
+
+def _is_id(value: object) -> bool:
+    """A COCO id: an integer or a string (JSON allows nothing else to key a record)."""
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _check_ground_truth(document: object) -> None:
+    """Refuse, in one line naming the record, a ground truth COCOeval would misread."""
+    if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
+        raise NoisyboxError("ground truth: not a COCO detection file (no annotations list)")
+    images, categories = document.get("images"), document.get("categories", [])
+    if not isinstance(images, list) or not isinstance(categories, list):
+        raise NoisyboxError("ground truth: images and categories must be lists")
+    for what, records in (("images", images), ("categories", categories)):
+        seen = set()
+        for index, record in enumerate(records):
+            if not isinstance(record, dict) or not _is_id(record.get("id")):
+                raise NoisyboxError(f"ground truth: {what}[{index}]: needs an integer or text id")
+            if record["id"] in seen:
+                raise NoisyboxError(f"ground truth: {what}[{index}]: duplicate id {record['id']}")
+            seen.add(record["id"])
+    image_ids = {image["id"] for image in images}
+    category_ids = {category["id"] for category in categories}
+    for index, record in enumerate(document["annotations"]):
+        problem = _ground_truth_problem(record, image_ids, category_ids)
+        if problem:
+            raise NoisyboxError(f"ground truth: annotations[{index}]: {problem}")
+
+
+def _ground_truth_problem(record: object, image_ids: set, category_ids: set) -> str | None:
+    if not isinstance(record, dict):
+        return "not an object"
+    bbox = record.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+        return "bbox must be [x, y, w, h], four finite numbers"
+    if bbox[2] < 0 or bbox[3] < 0:
+        return "bbox has a negative width or height"
+    if not _is_id(record.get("image_id")) or record["image_id"] not in image_ids:
+        return f"image_id {record.get('image_id')!r} is not an image of the file"
+    if not _is_id(record.get("category_id")) or record["category_id"] not in category_ids:
+        return f"category_id {record.get('category_id')!r} is not a category of the file"
+    if record.get("iscrowd", 0) not in (0, 1) or isinstance(record.get("iscrowd"), (bool, float)):
+        return f"iscrowd must be 0 or 1; got {record.get('iscrowd')!r}"
+    if "area" in record and not (_is_number(record["area"]) and record["area"] >= 0):
+        return f"area must be a finite number >= 0; got {record['area']!r}"
+    return None
+
+
 def _prepare_ground_truth(document: dict) -> tuple[dict, dict[object, int]]:
-    """A copy fit for COCOeval, and the image ids.
+    """A checked copy fit for COCOeval, and the image ids.
 
     Annotation ids are renumbered from 1: COCOeval records a match by the ground truth's id,
     so a ground truth with id 0 could never count as matched. A missing ``area`` is the
     box's ``w * h`` and a missing ``iscrowd`` is 0.
     """
-    if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
-        raise NoisyboxError("ground truth: not a COCO detection file")
+    _check_ground_truth(document)
     ground_truth = {key: value for key, value in document.items() if key != "annotations"}
     annotations = []
     for number, record in enumerate(document["annotations"], start=1):
@@ -103,11 +158,14 @@ def _prepare_detections(
         scores = np.asarray([record["score"] for record in detections], dtype=np.float64)
         if boxes.shape != (len(detections), 4) or not np.isfinite(boxes).all():
             raise ValueError
-    except (KeyError, TypeError, ValueError):
+        if not np.isfinite(scores).all() or scores.shape != (len(detections),):
+            raise ValueError
+        known_image = np.asarray([i in image_ids for i in image], dtype=bool)
+        known_category = np.asarray([c in category_ids for c in category], dtype=bool)
+    except (KeyError, TypeError, ValueError, OverflowError):
         _raise_first_malformed(detections)
         raise
-    known_image = np.asarray([i in image_ids for i in image], dtype=bool)
-    known_category = np.asarray([c in category_ids for c in category], dtype=bool)
+    _raise_first_malformed_types(image, category, detections)
     for count, what in (
         (int((~known_image).sum()), "images"),
         (int((known_image & ~known_category).sum()), "classes"),
@@ -133,15 +191,26 @@ def _raise_first_malformed(detections: list) -> None:
         bbox = record.get("bbox") if isinstance(record, dict) else None
         if (
             not isinstance(record, dict)
-            or "image_id" not in record
-            or "category_id" not in record
+            or not _is_id(record.get("image_id"))
+            or not _is_id(record.get("category_id"))
             or not isinstance(bbox, list)
             or len(bbox) != 4
-            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in bbox)
-            or not isinstance(record.get("score"), (int, float))
+            or not all(_is_number(v) for v in bbox)
+            or not _is_number(record.get("score"))
         ):
             raise NoisyboxError(
-                f"detections[{index}]: needs image_id, category_id, bbox [x, y, w, h] and score"
+                f"detections[{index}]: needs image_id, category_id, bbox [x, y, w, h] and a "
+                "finite score"
+            )
+
+
+def _raise_first_malformed_types(image: list, category: list, detections: list) -> None:
+    """Ids of a type no ground truth has (booleans, lists, numbers with a fraction)."""
+    for index, (image_id, category_id) in enumerate(zip(image, category, strict=True)):
+        if not (_is_id(image_id) and _is_id(category_id)):
+            raise NoisyboxError(
+                f"detections[{index}]: image_id and category_id must be integers or text; got "
+                f"{image_id!r} and {category_id!r}"
             )
 
 

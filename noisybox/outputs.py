@@ -67,7 +67,7 @@ def written_by_noisybox(path: Path) -> bool:
 def _is_manifest(path: Path) -> bool:
     try:
         document = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(document, dict) and document.get("tool") == "noisybox"
 

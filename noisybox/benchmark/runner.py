@@ -209,7 +209,7 @@ def run_grid(
     for index, spec in enumerate(todo):
         started = time.perf_counter()
         run_dir = run_folder(out, spec)
-        claimed, data = (_claim(base, spec, out, settings) if rank == 0 else (False, None))
+        claimed, data = _claim(base, spec, out, settings) if rank == 0 else (False, None)
         if world > 1:  # the other processes follow rank 0: its data, its claim
             import torch.distributed
 

@@ -43,6 +43,32 @@ def append_record(path: Path, record: dict) -> None:
         os.close(fd)
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def record_problem(record: object) -> str | None:
+    """Why ``record`` is not a run record a report can use, or ``None``. Metric values are
+    numbers or ``null`` (n/a)."""
+    if not isinstance(record, dict):
+        return "not an object"
+    missing = [key for key in REQUIRED if key not in record]
+    if missing:
+        return f"no {', '.join(missing)}"
+    if not all(isinstance(record[k], str) for k in ("run_id", "settings", "loss")):
+        return "run_id, settings and loss must be text"
+    if not (_number(record["fraction"]) and _number(record["eta"])):
+        return "fraction and eta must be numbers"
+    if not isinstance(record["seed"], int) or isinstance(record["seed"], bool):
+        return "seed must be an integer"
+    metrics = record["metrics"]
+    if not isinstance(metrics, dict) or not all(
+        value is None or _number(value) for value in metrics.values()
+    ):
+        return "metrics must map names to numbers or null"
+    return None
+
+
 def read_records(results_dir: Path) -> tuple[list[dict], list[str]]:
     """Every finished run in ``results_dir`` (first record of each run id and settings) and a
     list of problems met (unreadable lines), each naming its file and line."""
@@ -56,11 +82,12 @@ def read_records(results_dir: Path) -> tuple[list[dict], list[str]]:
                 continue
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 problems.append(f"{path}:{number}: an incomplete record, ignored")
                 continue
-            if not isinstance(record, dict) or any(key not in record for key in REQUIRED):
-                problems.append(f"{path}:{number}: not a run record, ignored")
+            why = record_problem(record)
+            if why is not None:
+                problems.append(f"{path}:{number}: not a run record ({why}), ignored")
                 continue
             identity = (record["run_id"], record["settings"])
             if identity not in seen:

@@ -41,6 +41,10 @@ def load_json(path: Path) -> tuple[Any, bool, bool]:
         return json.loads(data), indented, False
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise NoisyboxError(f"{path}: not valid JSON: {error}") from None
+    except ValueError as error:  # an integer of thousands of digits
+        raise NoisyboxError(f"{path}: a number too long to read ({error})") from None
+    except RecursionError:
+        raise NoisyboxError(f"{path}: nested too deeply to be a dataset") from None
 
 
 def _id_key(value: object) -> object:

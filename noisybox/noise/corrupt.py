@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -111,8 +112,12 @@ def _confusion_matrix(
                     f"confusion: unknown class {name!r}; the dataset has {', '.join(position)}"
                 )
         for name, weight in row.items():
-            if not weight >= 0:
-                raise NoisyboxError(f"confusion: weight {true_name!r} -> {name!r} must be >= 0")
+            number = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+            if not (number and 0 <= weight < math.inf):
+                raise NoisyboxError(
+                    f"confusion: weight {true_name!r} -> {name!r} must be a finite number >= 0; "
+                    f"got {weight!r}"
+                )
             matrix[position[true_name], position[name]] = weight
     return matrix
 

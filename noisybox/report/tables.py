@@ -38,12 +38,22 @@ IMPROVEMENT = "rel. improv."
 DIAGNOSTICS = ["positive_iou_p10", "positive_iou_p50", "positive_iou_p90", "matched_iou"]
 
 
+def _metric(value: object) -> float:
+    """A metric as a float; NaN for a missing or null (n/a) one."""
+    return np.nan if value is None else float(value)
+
+
 def _diagnostics(record: dict) -> dict[str, float]:
-    found = record.get("diagnostics") or {}
-    positive = found.get("positive_iou") or {}
+    found = record.get("diagnostics")
+    found = found if isinstance(found, dict) else {}
+    positive = found.get("positive_iou")
+    positive = positive if isinstance(positive, dict) else {}
     values = {f"positive_iou_{q}": positive.get(q) for q in ("p10", "p50", "p90")}
     values["matched_iou"] = found.get("matched_iou")
-    return {k: np.nan if v is None else float(v) for k, v in values.items()}
+    return {
+        k: _metric(v) if isinstance(v, (int, float, type(None))) else np.nan
+        for k, v in values.items()
+    }
 
 
 def settings_groups(records: list[dict]) -> dict[str, list[dict]]:
@@ -66,9 +76,7 @@ def _differences(groups: dict[str, list[dict]]) -> str:
     return "; ".join(differing) or "settings not recorded"
 
 
-def load_results(
-    results_dir: Path, settings: str | None = None
-) -> tuple[pd.DataFrame, list[str]]:
+def load_results(results_dir: Path, settings: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """One row per finished run: fraction, eta, seed, loss, alpha, every metric,
     the diagnostics (:data:`DIAGNOSTICS`), run_s; and the problems met reading the store.
 
@@ -100,7 +108,7 @@ def load_results(
             **{k: r[k] for k in ("fraction", "eta", "seed", "loss")},
             "alpha": r.get("alpha"),
             "run_s": r.get("run_s"),
-            **{m: r["metrics"].get(m, np.nan) for m in METRICS},
+            **{m: _metric(r["metrics"].get(m)) for m in METRICS},
             **_diagnostics(r),
         }
         for r in records
