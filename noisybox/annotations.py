@@ -75,9 +75,20 @@ class Annotations:
     categories: dict[int, str]
     source: Any
     issues: list[Issue] = field(default_factory=list)
+    #: read with ``on_invalid="skip"``: invalid records, images and categories are left out
+    #: of what is written too, so that the output holds no invalid record
+    skip_invalid: bool = False
 
     def __len__(self) -> int:
         return len(self.boxes)
+
+    def invalid_images(self) -> np.ndarray:
+        """``(I,)`` bool: images with an issue of their own (no size, a duplicate id)."""
+        bad = np.zeros(self.num_images, bool)
+        for issue in self.issues:
+            if issue.row is None and issue.image is not None:
+                bad[issue.image] = True
+        return bad
 
     @property
     def num_images(self) -> int:
@@ -148,7 +159,7 @@ def apply_on_invalid(annotations: Annotations, on_invalid: str) -> Annotations:
     bad |= bad_images[annotations.image]
     if on_invalid == "keep":
         return replace(annotations, valid=annotations.valid & ~bad)
-    return select_rows(annotations, ~bad)
+    return replace(select_rows(annotations, ~bad), skip_invalid=True)
 
 
 def select_rows(annotations: Annotations, mask: np.ndarray) -> Annotations:

@@ -19,9 +19,19 @@ def text_key(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
-def integer_keys(values: np.ndarray) -> np.ndarray:
-    """64-bit keys for integer ids (two's complement for negatives), as uint64."""
-    return np.asarray(values, dtype=np.int64).view(np.uint64)
+def integer_keys(values) -> np.ndarray:
+    """64-bit keys for integer ids (two's complement for negatives), as uint64; an id beyond
+    64 bits is keyed by its decimal text (:func:`text_key`)."""
+    try:
+        return np.asarray(values, dtype=np.int64).view(np.uint64)
+    except OverflowError:
+        return np.asarray(
+            [
+                np.int64(v).view(np.uint64) if -(2**63) <= v < 2**63 else text_key(str(v))
+                for v in values
+            ],
+            dtype=np.uint64,
+        )
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:

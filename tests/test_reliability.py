@@ -584,3 +584,192 @@ def test_an_infinite_voc_image_size_is_an_invalid_record(tmp_path, capsys):
         ["corrupt", root / "Annotations", "--eta", "0.2", "-o", tmp_path / "n"], capsys
     )
     assert code == 2 and one_line_error(err) and "infinite image width/height" in err
+
+
+# ---- smaller silent errors and crashes --------------------------------------------------
+
+
+def test_a_latin_1_voc_file_is_written_back_in_latin_1(tmp_path, capsys):
+    from noisybox.formats import read_annotations
+
+    folder = tmp_path / "Annotations"
+    folder.mkdir()
+    xml = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n<annotation><filename>a.jpg</filename>'
+        "<size><width>100</width><height>80</height><depth>3</depth></size><object>"
+        "<name>piña</name><difficult>0</difficult><bndbox><xmin>10</xmin><ymin>10</ymin>"
+        "<xmax>50</xmax><ymax>40</ymax></bndbox></object></annotation>\n"
+    )
+    (folder / "a.xml").write_bytes(xml.encode("latin-1"))
+    assert run(["corrupt", folder, "--eta", "0.3", "-o", tmp_path / "n"], capsys)[0] == 0
+    written = (tmp_path / "n" / "a.xml").read_bytes()
+    assert written.startswith(b'<?xml version="1.0" encoding="ISO-8859-1"?>')
+    assert "piña".encode("latin-1") in written and "piña".encode() not in written
+    assert list(read_annotations(tmp_path / "n").categories.values()) == ["piña"]
+
+
+def test_yolo_class_ids_beyond_2_to_the_31_are_invalid(tmp_path, capsys):
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    (folder / "a.txt").write_text(f"{2**63} 0.5 0.5 0.2 0.2\n")
+    code, _, err = run(["corrupt", folder, "--eta", "0.2", "-o", tmp_path / "n"], capsys)
+    assert code == 2 and one_line_error(err) and "integer class in [0, 2^31)" in err
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d["annotations"][0].update(bbox=[True, 0, 20, 30]), "bbox must be 4 numbers"),
+        (lambda d: d["annotations"][0].update(category_id=True), "unknown category_id True"),
+        (lambda d: d["annotations"][0].update(iscrowd="0"), "iscrowd must be 0 or 1"),
+        (lambda d: d["annotations"][0].update(iscrowd=1.0), "iscrowd must be 0 or 1"),
+    ],
+)
+def test_coco_booleans_and_text_flags_are_invalid_on_every_path(tmp_path, capsys, edit, message):
+    """The vectorized parse used to read true as 1 and "0" as crowd."""
+    from .datasets import coco_document
+
+    document = coco_document()
+    edit(document)
+    source = write_coco(tmp_path / "train.json", document)
+    code, _, err = run(["corrupt", source, "--eta", "0.2", "-o", tmp_path / "n.json"], capsys)
+    assert code == 2 and one_line_error(err) and message in err
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["images"][0].pop("width"),
+        lambda d: d["categories"].append({"name": "no id"}),
+        lambda d: d["images"].append(dict(d["images"][0])),
+        lambda d: d["annotations"][0].update(bbox=[1, 1, 0, 5]),
+        lambda d: d["annotations"][0].update(category_id=999),
+    ],
+)
+def test_on_invalid_skip_writes_an_output_inspect_finds_clean(tmp_path, capsys, edit):
+    from .datasets import coco_document
+
+    document = coco_document()
+    edit(document)
+    source = write_coco(tmp_path / "train.json", document)
+    output = tmp_path / "out.json"
+    args = ["corrupt", source, "--eta", "0.2", "--on-invalid", "skip", "-o", output]
+    assert run(args, capsys)[0] == 0
+    code, out, _ = run(["inspect", output, "--json"], capsys)
+    assert code == 0 and json.loads(out)["invalid"] == []
+
+
+def test_ids_beyond_64_bits_are_ids(tmp_path, capsys):
+    from noisybox.formats import read_annotations
+
+    from .datasets import coco_document
+
+    document = coco_document()
+    document["annotations"][0]["id"] = 2**70
+    document["images"][0]["id"] = -(2**80)
+    for record in document["annotations"]:
+        if record["image_id"] == document["images"][1]["id"] - 1:
+            record["image_id"] = -(2**80)
+    source = write_coco(tmp_path / "train.json", document)
+    code, _, err = run(["corrupt", source, "--eta", "0.2", "-o", tmp_path / "n.json"], capsys)
+    assert code == 0, err
+    assert len(read_annotations(tmp_path / "n.json")) == len(read_annotations(source))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'{"images": [], "annotations": [], "x": ' + b"9" * 5000 + b"}", "too long to read"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_json_beyond_pythons_limits_is_one_line(tmp_path, capsys, content, message):
+    source = tmp_path / "train.json"
+    source.write_bytes(content)
+    for args in (
+        ["corrupt", source, "--eta", "0.2", "-o", tmp_path / "n.json"],
+        ["inspect", source],
+        ["eval", "--gt", source, "--dt", source],
+    ):
+        code, _, err = run(args, capsys)
+        assert code == 2 and one_line_error(err) and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.json"]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda gt, dt: gt["annotations"][0].update(bbox=[1, float("nan"), 3, 4]), "bbox"),
+        (lambda gt, dt: gt["annotations"][0].update(iscrowd="0"), "iscrowd"),
+        (lambda gt, dt: gt["annotations"][0].update(image_id=[1]), "image_id"),
+        (lambda gt, dt: gt.update(images={"id": 1}), "must be lists"),
+        (lambda gt, dt: dt[0].update(score=None), "finite score"),
+        (lambda gt, dt: dt[0].update(score=float("nan")), "finite score"),
+        (lambda gt, dt: dt[0].update(image_id=[1, 2]), "image_id"),
+        (lambda gt, dt: dt[0].update(bbox=[1, 2, 3]), "bbox"),
+        (lambda gt, dt: dt[0].pop("category_id"), "category_id"),
+        (lambda gt, dt: dt.append("text"), "detections[1]"),
+    ],
+)
+def test_eval_inputs_are_validated_in_one_line(tmp_path, capsys, edit, message):
+    from .datasets import coco_document
+
+    truth = coco_document()
+    found = [
+        {
+            "image_id": truth["images"][0]["id"],
+            "category_id": 1,
+            "bbox": [1, 2, 30, 40],
+            "score": 0.5,
+        }
+    ]
+    edit(truth, found)
+    (tmp_path / "gt.json").write_text(json.dumps(truth))
+    (tmp_path / "dt.json").write_text(json.dumps(found))
+    for backend in ("faster", "pycocotools"):
+        code, _, err = run(
+            [
+                "eval",
+                "--gt",
+                tmp_path / "gt.json",
+                "--dt",
+                tmp_path / "dt.json",
+                "--backend",
+                backend,
+            ],
+            capsys,
+        )
+        assert code == 2 and one_line_error(err) and message in err
+
+
+@pytest.mark.parametrize("weight", ['"heavy"', "[1]", "Infinity", "-1", "true", "{}"])
+def test_odd_confusion_weights_are_one_line(tmp_path, capsys, weight):
+    from .datasets import coco_document
+
+    document = coco_document()
+    names = [c["name"] for c in document["categories"]]
+    source = write_coco(tmp_path / "train.json", document)
+    weights = tmp_path / "confusion.json"
+    weights.write_text(f'{{"{names[0]}": {{"{names[1]}": {weight}}}}}')
+    code, _, err = run(
+        ["corrupt", source, "--flip", "0.5", "--confusion", weights, "-o", tmp_path / "n.json"],
+        capsys,
+    )
+    assert code == 2 and one_line_error(err) and "confusion" in err
+    assert not (tmp_path / "n.json").exists()
+
+
+def test_results_lines_with_null_or_odd_metrics_are_reported_and_skipped(tmp_path, capsys):
+    from noisybox.benchmark.store import append_record
+
+    good = _record("s1", "frac1-eta0-seed0-iou", 800, 30.0)
+    append_record(tmp_path / "results" / "r.jsonl", good)
+    for bad in (
+        {**good, "run_id": "x", "metrics": None},
+        {**good, "run_id": "y", "metrics": {"mAP": "high"}},
+        {**good, "run_id": "z", "seed": "0"},
+    ):
+        append_record(tmp_path / "results" / "r.jsonl", bad)
+    code, out, err = run(["report", tmp_path], capsys)
+    assert code == 0 and "30.00" in out
+    assert err.count("not a run record") == 3 and "Traceback" not in err

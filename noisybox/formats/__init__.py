@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,12 @@ def quantize(annotations: Annotations, boxes: np.ndarray) -> np.ndarray:
 
 
 def render(annotations: Annotations, changes: Changes) -> bytes | dict[str, bytes]:
-    """The output in memory: the bytes of one file, or ``{relative path: bytes}`` of a folder."""
+    """The output in memory: the bytes of one file, or ``{relative path: bytes}`` of a folder.
+
+    Annotations read with ``on_invalid="skip"`` leave their invalid images out as well.
+    """
+    if annotations.skip_invalid:
+        changes = replace(changes, keep_image=changes.keep_image & ~annotations.invalid_images())
     if annotations.format == "coco":
         return write_coco(annotations, changes)
     files = (

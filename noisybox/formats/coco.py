@@ -31,7 +31,11 @@ class CocoSource:
 
 def load_json(path: Path) -> tuple[Any, bool, bool]:
     """Parse a JSON file: ``(value, indented, standard_json)``; one-line errors."""
-    data = path.read_bytes()
+    return parse_json(path, path.read_bytes())
+
+
+def parse_json(path: Path, data: bytes) -> tuple[Any, bool, bool]:
+    """:func:`load_json` of ``data``, the bytes of the file ``path``."""
     indented = b"\n " in data[:4096]
     try:
         return orjson.loads(data), indented, True
@@ -58,7 +62,10 @@ def _id_key(value: object) -> object:
 
 def read_coco(path: Path) -> Annotations:
     """Read a COCO detection file; problems with records are collected as issues."""
-    document, indented, standard = load_json(path)
+    data = path.read_bytes()
+    document, indented, standard = parse_json(path, data)
+    # JSON true/false anywhere: the vectorized parse would read them as 1 and 0
+    literals = b"true" in data or b"false" in data
     file = str(path)
     if not isinstance(document, dict):
         raise NoisyboxError(
@@ -103,9 +110,11 @@ def read_coco(path: Path) -> Annotations:
         image_row[iid] = index
         image_ids.append((index, iid))
         width, height = as_number(image.get("width")), as_number(image.get("height"))
-        if width is None or height is None or not (width > 0 and height > 0):
+        if width is None or height is None or not (0 < width < np.inf and 0 < height < np.inf):
             issues.append(
-                Issue(file, record, "image has no positive 'width' and 'height'", image=index)
+                Issue(
+                    file, record, "image has no positive, finite 'width' and 'height'", image=index
+                )
             )
         else:
             image_size[index] = width, height
@@ -118,7 +127,7 @@ def read_coco(path: Path) -> Annotations:
     for index, iid in image_ids:
         if isinstance(iid, str):
             image_keys[index] = text_key(iid)
-    parsed = _parse_regular_annotations(records, image_row, categories)
+    parsed = None if literals else _parse_regular_annotations(records, image_row, categories)
     if parsed is None:
         parsed = _parse_annotations(file, records, image_row, categories, issues)
     boxes, image, category, keys, crowd, ok = parsed
@@ -162,10 +171,13 @@ def _parse_regular_annotations(
         image = [image_row.get(record["image_id"]) for record in records]
         category = [record["category_id"] for record in records]
         bboxes = np.asarray([record["bbox"] for record in records])
-        crowd = np.asarray([record.get("iscrowd", 0) for record in records], dtype=bool)
-    except (KeyError, TypeError, ValueError):
+        crowd_values = [record.get("iscrowd", 0) for record in records]
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     count = len(records)
+    if not (set(map(type, crowd_values)) <= {int} and set(crowd_values) <= {0, 1}):
+        return None  # iscrowd "0", 1.0 or 2: named by the record-by-record parse
+    crowd = np.asarray(crowd_values, dtype=bool)
     if (
         ids.dtype.kind != "i"
         or len(np.unique(ids)) != count
@@ -233,7 +245,11 @@ def _parse_annotations(
             )
             continue
         category[row] = cid
-        crowd[row] = bool(record.get("iscrowd", 0))
+        iscrowd = record.get("iscrowd", 0)
+        if type(iscrowd) is not int or iscrowd not in (0, 1):
+            issues.append(Issue(file, name, f"iscrowd must be 0 or 1; got {iscrowd!r}", row=row))
+            continue
+        crowd[row] = bool(iscrowd)
         bbox = record.get("bbox")
         values = [as_number(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else None
         if values is None or None in values:
@@ -250,6 +266,18 @@ def _parse_annotations(
         boxes[row] = x, y, x + w, y + h
         parsed[row] = True
     return boxes, image, category, keys, crowd, parsed
+
+
+def _valid_categories(records: list) -> list:
+    """The category records with an integer id not seen before, in order."""
+    seen: set[int] = set()
+    kept = []
+    for category in records:
+        cid = _id_key(category.get("id")) if isinstance(category, dict) else None
+        if isinstance(cid, int) and cid not in seen:
+            seen.add(cid)
+            kept.append(category)
+    return kept
 
 
 def write_coco(annotations: Annotations, changes: Changes) -> bytes:
@@ -315,6 +343,8 @@ def write_coco(annotations: Annotations, changes: Changes) -> bytes:
                 }
             )
     document["annotations"] = output
+    if annotations.skip_invalid:  # category records without a usable id, or repeated
+        document["categories"] = _valid_categories(document.get("categories", []))
     if not keep_image.all():
         document["images"] = [
             im for im, keep in zip(document["images"], keep_image, strict=True) if keep

@@ -6,8 +6,10 @@ detection libraries use them, with no 1-based shift) and written back the same w
 
 from __future__ import annotations
 
+import codecs
 import copy
 import math
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,8 +265,9 @@ def write_voc(annotations: Annotations, changes: Changes) -> dict[str, bytes]:
         for added in added_by_image.get(index, []):
             name = annotations.categories[int(changes.added_category[added])]
             root.append(_new_object(name, changes.added_boxes[added], integer))
-        body = ET.tostring(root, encoding="utf-8", xml_declaration=False)
-        output[voc_file.relative] = _declaration(voc_file.path) + body + b"\n"
+        declaration = _declaration(voc_file.path)
+        body = ET.tostring(root, encoding=_encoding(declaration), xml_declaration=False)
+        output[voc_file.relative] = declaration + body + b"\n"
     return output
 
 
@@ -280,6 +283,20 @@ def _new_object(name: str, box: np.ndarray, integer: bool) -> ET.Element:
     ET.indent(element, space="\t", level=1)
     element.tail = "\n"
     return element
+
+
+def _encoding(declaration: bytes) -> str:
+    """The encoding an ``<?xml ... encoding="..."?>`` line declares (UTF-8 by default), so
+    a file is written back in the encoding it says it has."""
+    found = re.search(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", declaration)
+    if found is None:
+        return "utf-8"
+    name = found.group(1).decode("ascii")
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return "utf-8"
+    return name
 
 
 def _declaration(path: Path) -> bytes:

@@ -19,6 +19,8 @@ from ..keys import text_key
 from ._common import box_issues
 
 CLASSES_FILE = "classes.txt"
+#: class ids at or above this are refused (larger floats lose integers; int64 would wrap)
+MAX_CLASS = 2**31
 #: How far a normalized box may stick out of [0, 1]; YOLO exporters round to 6 decimals.
 TOLERANCE = 1e-3
 DECIMALS = 6
@@ -79,15 +81,15 @@ def read_yolo(root: Path) -> Annotations:
                 numbers = [float(f) for f in fields]
             except ValueError:
                 numbers = []
-            if len(numbers) != 5 or not numbers[0].is_integer() or numbers[0] < 0:
+            if len(numbers) != 5 or not numbers[0].is_integer() or not 0 <= numbers[0] < MAX_CLASS:
                 values.append([-1.0, np.nan, np.nan, np.nan, np.nan])
                 parsed.append(False)
                 issues.append(
                     Issue(
                         str(path),
                         record,
-                        "expected 'class cx cy w h' with an integer "
-                        f"class and 4 numbers; got {raw.strip().decode(errors='replace')!r}",
+                        "expected 'class cx cy w h' with an integer class in [0, 2^31) and 4 "
+                        f"numbers; got {raw.strip().decode(errors='replace')!r}",
                         row=row,
                         image=index,
                     )
