@@ -238,7 +238,7 @@ def _grid_progress(total: int):
                 f"{state['label']}: mAP {metrics['mAP']:.2f}  mAP75:95 {metrics['mAP75:95']:.2f}"
                 f"  ({event['record']['run_s']:.0f} s)"
             )
-        if kind == "log" and str(event["line"]).startswith("note:"):
+        if kind == "log" and str(event["line"]).startswith(("note:", "warning:")):
             return f"  {event['line']}"
         return None
 

@@ -260,3 +260,24 @@ def test_neu_det_layout_reads_as_its_split_lists_say():
     assert (train.num_images, val.num_images) == (1440, 360)
     assert set(train.categories.values()) == set(val.categories.values())
     assert len(train.categories) == 6
+
+
+def test_a_run_that_barely_learned_says_so(tmp_path, shapes):
+    from noisybox.training.trainer import NEAR_ZERO_MAP, train_and_evaluate
+
+    lines = []
+    config = TrainConfig(
+        **data_from_folder(shapes),
+        device="cpu",
+        image_size=64,
+        batch_size=4,
+        max_steps=1,
+        out=str(tmp_path / "run"),
+    )
+    result = train_and_evaluate(config, log=lines.append)
+    assert result["metrics"]["mAP"] < NEAR_ZERO_MAP  # one step learns nothing
+    assert any("barely learned" in w for w in result["warnings"])
+    assert any(line.startswith("warning:") and "barely learned" in line for line in lines)
+    saved = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert saved["warnings"] == result["warnings"]
+    assert 0 <= (saved["matched_iou"] or 0) <= 1 and saved["ignored_boxes"]["training"] == 0

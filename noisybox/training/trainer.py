@@ -36,6 +36,8 @@ from .data import DetectionDataset, EpochBatchSampler, collate
 from .diagnostics import alpha_at
 from .models import build_detector, count_parameters, load_cached_imagenet_weights
 
+#: below this mAP (percent) a run is reported as having barely learned
+NEAR_ZERO_MAP = 1.0
 #: settings that never change a run's result: a resumed run may change them
 RUNTIME_FIELDS = ("out", "workers", "tensorboard", "log_every", "checkpoint_every")
 #: settings that name files: ``config.json`` holds them relative to the run folder
@@ -671,6 +673,14 @@ class Trainer:
                 "validation": int((self.val.crowd).sum()),
             },
         }
+        if result["metrics"]["mAP"] < NEAR_ZERO_MAP:
+            warning = (
+                f"the run ended at mAP {result['metrics']['mAP']:.2f}: the detector barely "
+                "learned, so comparisons with it say little (try more steps, another --lr or "
+                "a larger --img-size)"
+            )
+            result["warnings"] = [*result["warnings"], warning]
+            self.log(f"warning: {self.run_dir}: {warning}")
         with atomic_write(self.run_dir / "eval.json") as handle:
             handle.write(json.dumps(result, indent=2).encode())
         return result
