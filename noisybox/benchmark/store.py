@@ -43,8 +43,15 @@ def append_record(path: Path, record: dict) -> None:
         os.close(fd)
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def is_number(value: object) -> bool:
+    """A number a report can compute with: not a boolean, not beyond a float's range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def record_problem(record: object) -> str | None:
@@ -57,13 +64,15 @@ def record_problem(record: object) -> str | None:
         return f"no {', '.join(missing)}"
     if not all(isinstance(record[k], str) for k in ("run_id", "settings", "loss")):
         return "run_id, settings and loss must be text"
-    if not (_number(record["fraction"]) and _number(record["eta"])):
+    if not (is_number(record["fraction"]) and is_number(record["eta"])):
         return "fraction and eta must be numbers"
+    if not (0 < record["fraction"] <= 1 and 0 <= record["eta"] < float("inf")):
+        return "fraction must be in (0, 1] and eta >= 0"
     if not isinstance(record["seed"], int) or isinstance(record["seed"], bool):
         return "seed must be an integer"
     metrics = record["metrics"]
     if not isinstance(metrics, dict) or not all(
-        value is None or _number(value) for value in metrics.values()
+        value is None or is_number(value) for value in metrics.values()
     ):
         return "metrics must map names to numbers or null"
     return None

@@ -107,6 +107,8 @@ def render(annotations: Annotations, changes: Changes) -> bytes | dict[str, byte
         else write_yolo(annotations, changes)
     )
     if annotations.format == "voc" and annotations.source.single_file:
+        if not files:
+            raise NoisyboxError(f"{annotations.path}: nothing valid is left to write")
         return next(iter(files.values()))
     return files
 

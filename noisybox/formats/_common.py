@@ -11,16 +11,17 @@ from ..annotations import Issue
 
 
 def as_number(value: object) -> float | None:
-    """A JSON/XML value as a float, or None if it is not a number (booleans are not)."""
+    """A JSON/XML value as a float, or None if it is not a number (booleans are not, nor
+    integers too large for a float)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
             return float(value.strip())
-        except ValueError:
-            return None
+    except (ValueError, OverflowError):  # text, or an integer beyond a float's range
+        return None
     return None
 
 

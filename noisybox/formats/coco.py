@@ -89,6 +89,8 @@ def read_coco(path: Path) -> Annotations:
         cid = _id_key(category.get("id")) if isinstance(category, dict) else None
         if not isinstance(cid, int):
             issues.append(Issue(file, f"categories[{index}]", "category has no integer 'id'"))
+        elif not -(2**63) <= cid < 2**63:
+            issues.append(Issue(file, f"categories[{index}]", "category id beyond 64 bits"))
         elif cid in categories:
             issues.append(Issue(file, f"category id {cid}", "duplicate category id"))
         else:

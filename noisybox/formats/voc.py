@@ -61,6 +61,10 @@ def _parse(path: Path) -> ET.ElementTree:
         ) from None
     except ET.ParseError as error:
         raise NoisyboxError(f"{path}: not well-formed XML: {error}") from None
+    except LookupError as error:  # encoding="no-such-codec"
+        raise NoisyboxError(f"{path}: {error}") from None
+    except RecursionError:
+        raise NoisyboxError(f"{path}: elements nested too deeply for a VOC file") from None
 
 
 def list_voc_files(path: Path, split: Path | None = None) -> list[Path]:
@@ -266,7 +270,12 @@ def write_voc(annotations: Annotations, changes: Changes) -> dict[str, bytes]:
             name = annotations.categories[int(changes.added_category[added])]
             root.append(_new_object(name, changes.added_boxes[added], integer))
         declaration = _declaration(voc_file.path)
-        body = ET.tostring(root, encoding=_encoding(declaration), xml_declaration=False)
+        try:
+            body = ET.tostring(root, encoding=_encoding(declaration), xml_declaration=False)
+        except RecursionError:
+            raise NoisyboxError(
+                f"{voc_file.path}: elements nested too deeply to write back"
+            ) from None
         output[voc_file.relative] = declaration + body + b"\n"
     return output
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_write
-from ..benchmark.store import read_records
+from ..benchmark.store import is_number, read_records
 from ..errors import NoisyboxError
 
 METRICS = [f"AP{t}" for t in range(50, 100, 5)] + ["mAP", "mAP75:95"]
@@ -50,10 +50,7 @@ def _diagnostics(record: dict) -> dict[str, float]:
     positive = positive if isinstance(positive, dict) else {}
     values = {f"positive_iou_{q}": positive.get(q) for q in ("p10", "p50", "p90")}
     values["matched_iou"] = found.get("matched_iou")
-    return {
-        k: _metric(v) if isinstance(v, (int, float, type(None))) else np.nan
-        for k, v in values.items()
-    }
+    return {k: _metric(v) if v is None or is_number(v) else np.nan for k, v in values.items()}
 
 
 def settings_groups(records: list[dict]) -> dict[str, list[dict]]:

@@ -1,0 +1,119 @@
+"""Render every committed study and the README blocks that quote them.
+
+A study is a folder ``benchmarks/studies/NAME/`` holding a bench results store
+(``results/*.jsonl``), its ``config.toml`` and ``README.md``. This script writes each
+study's ``report.md`` and ``plots/`` with ``noisybox report``'s own code, and replaces the
+text between ``<!-- study:NAME -->`` and ``<!-- /study:NAME -->`` in the project README with
+the study's summary (mean ± std over seeds of mAP and mAP75:95 per loss and η, the seeds and
+the relative improvements marked as in the report), so no number in the README is typed by
+hand. ``--check`` changes nothing and exits 1 if anything is out of date (a test runs it).
+
+    python benchmarks/render_studies.py            # after a study has new results
+    python benchmarks/render_studies.py --check
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from noisybox.report.tables import load_results, render, robustness_table
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDIES = ROOT / "benchmarks" / "studies"
+BLOCK = re.compile(
+    r"(<!-- study:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /study:(?P=name) -->)", re.S
+)
+
+
+def summary(frame: pd.DataFrame) -> str:
+    """A compact markdown table: per η and loss, mAP and mAP75:95 as mean ± std (seeds)."""
+    table = robustness_table(frame)
+    lines = [
+        "| η | loss | seeds | mAP | mAP75:95 |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for (fraction, eta, label), row in table.values.iterrows():
+        info = table.info.loc[(fraction, eta, label)]
+        spread = table.spread.loc[(fraction, eta, label)]
+        if info["kind"] == "improvement":
+            marked = table.marked.loc[(fraction, eta, label)]
+            cells = [
+                f"{'**' if marked[m] else ''}{row[m]:+.1f}%{'**' if marked[m] else ''}"
+                for m in ("mAP", "mAP75:95")
+            ]
+            lines.append(
+                f"|  | rel. improv. {label.split(' vs ')[0]} vs {info['baseline']} "
+                f"| {info['seeds']} | {cells[0]} | {cells[1]} |"
+            )
+            continue
+        cells = [
+            f"{row[m]:.2f}" + ("" if pd.isna(spread[m]) else f" ± {spread[m]:.2f}")
+            for m in ("mAP", "mAP75:95")
+        ]
+        where = f"{eta:g}" + ("" if fraction == 1 else f", {fraction:.0%} data")
+        lines.append(f"| {where} | {label} | {info['seeds']} | {cells[0]} | {cells[1]} |")
+    runs = len(frame)
+    hours = frame["run_s"].sum() / 3600
+    lines.append("")
+    lines.append(
+        f"{runs} runs, {hours:.1f} h of training and evaluation in all. Mean ± std over seeds; "
+        "an improvement is in bold where the paired seed differences exceed their spread."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def render_study(folder: Path, check: bool) -> tuple[str, bool]:
+    """The study's summary, and whether its report.md is up to date (written unless
+    ``check``)."""
+    frame, problems = load_results(folder)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    report = render(robustness_table(frame), "markdown") + "\n"
+    current = (folder / "report.md").read_text() if (folder / "report.md").exists() else None
+    if not check and current != report:
+        from noisybox.report.plots import write_plots
+        from noisybox.report.tables import write_text
+
+        write_text(folder / "report.md", report)
+        write_plots(frame, folder / "plots")
+    return summary(frame), current == report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    args = parser.parse_args(argv)
+    summaries, stale = {}, []
+    for folder in sorted(p for p in STUDIES.iterdir() if (p / "results").is_dir()):
+        summaries[folder.name], fresh = render_study(folder, args.check)
+        if not fresh:
+            stale.append(f"{folder.name}/report.md")
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+
+    def replace(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in summaries:
+            stale.append(f"README block {name}: no such study")
+            return match.group(0)
+        return match.group(1) + summaries[name] + match.group(4)
+
+    updated = BLOCK.sub(replace, text)
+    if updated != text:
+        stale.append("README.md")
+        if not args.check:
+            readme.write_text(updated)
+    if args.check and stale:
+        print("out of date: " + ", ".join(stale) + " (run benchmarks/render_studies.py)")
+        return 1
+    print("studies: " + ", ".join(summaries) + (" (rendered)" if not args.check else " (fresh)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
