@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 ## with iou and alpha-iou at noise rates 0, 0.1, 0.2, 0.3, 10-11 minutes on 2 CPU cores),
 ## its table and plots in $(OUT)/bench; and the paper's Figure 1. Run again, it continues.
 demo: $(STAMP)
-	$(BIN)/noisybox losses plot --output $(OUT)/alpha_iou_curves.png
+	$(BIN)/noisybox losses plot --output $(OUT)/alpha_iou_curves.png --overwrite
 	$(BIN)/noisybox bench --out $(OUT)/bench
 
 ## test: the whole test suite and the linter

@@ -290,7 +290,9 @@ def report(
     plots: Annotated[
         Path | None, typer.Option(help="Also draw the plots (PNG and SVG) into this folder.")
     ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace OUTPUT and the plot files if they exist.")
+    ] = False,
     settings: Annotated[
         str | None,
         typer.Option(
@@ -302,14 +304,17 @@ def report(
     """The robustness tables of a bench: one block per noise rate and data fraction, a row per
     loss (AP50 … AP95, mAP, mAP75:95), and each α-variant's relative improvement."""
     from noisybox.outputs import Output, check_outputs
+    from noisybox.report.plots import figure_paths
     from noisybox.report.tables import render, robustness_table, write_text
 
     frame = _load_results(results_dir, settings)
     text = render(robustness_table(frame, baseline), format)
+    outputs = [Output(output)] if output is not None else []
+    outputs += [Output(path) for path in figure_paths(plots)] if plots is not None else []
+    check_outputs(outputs, [results_dir / "results"], overwrite)  # before writing anything
     if output is None:
         typer.echo(text)
     else:
-        check_outputs([Output(output)], [results_dir / "results"], overwrite)
         write_text(output, text + "\n")
         typer.echo(f"wrote {output}", err=True)
     if plots is not None:

@@ -19,9 +19,12 @@ def plot(
         list[float] | None,
         typer.Option("--alpha", "-a", help="A power to draw; repeat for several."),
     ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Draw the α-IoU loss and |dL/dIoU| against IoU (the paper's Figure 1)."""
     from noisybox.loss_curves import loss_curves, plot_loss_curves
+    from noisybox.outputs import Output, check_outputs
 
+    check_outputs([Output(output)], [], overwrite)
     plot_loss_curves(loss_curves(alpha or [0.5, 1.0, 2.0, 3.0]), output)
     typer.echo(f"wrote {output}")

@@ -773,3 +773,21 @@ def test_results_lines_with_null_or_odd_metrics_are_reported_and_skipped(tmp_pat
     code, out, err = run(["report", tmp_path], capsys)
     assert code == 0 and "30.00" in out
     assert err.count("not a run record") == 3 and "Traceback" not in err
+
+
+def test_report_and_figure_outputs_are_checked_before_anything_is_written(tmp_path, capsys):
+    from noisybox.benchmark.store import append_record
+
+    append_record(tmp_path / "results" / "r.jsonl", _record("s1", "frac1-eta0-seed0-iou", 8, 30))
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    (plots / "ap_vs_iou.png").write_bytes(b"my own figure")
+    table = tmp_path / "table.md"
+    code, _, err = run(["report", tmp_path, "-o", table, "--plots", plots], capsys)
+    assert code == 2 and one_line_error(err) and "ap_vs_iou.png: exists already" in err
+    assert not table.exists() and (plots / "ap_vs_iou.png").read_bytes() == b"my own figure"
+    assert run(["report", tmp_path, "-o", table, "--plots", plots, "--overwrite"], capsys)[0] == 0
+    figure = tmp_path / "curves.png"
+    figure.write_bytes(b"mine")
+    code, _, err = run(["losses", "plot", "-o", figure], capsys)
+    assert code == 2 and "exists already" in err and figure.read_bytes() == b"mine"

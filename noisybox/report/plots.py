@@ -25,6 +25,17 @@ from .tables import METRICS, baseline_of
 THRESHOLDS = [int(m[2:]) / 100 for m in METRICS[:-2]]
 
 
+#: every figure's name, whether a grid draws it or not
+FIGURES = ("ap_vs_iou", "vs_eta", "vs_fraction", "alpha_sweep", "regime")
+#: the formats each figure is written in
+SUFFIXES = ("png", "svg")
+
+
+def figure_paths(folder: Path) -> list[Path]:
+    """Every file :func:`write_plots` may write in ``folder``."""
+    return [folder / f"{name}.{suffix}" for name in FIGURES for suffix in SUFFIXES]
+
+
 def write_plots(frame: pd.DataFrame, folder: Path) -> list[Path]:
     """Draw every figure ``frame`` (from ``load_results``) has data for into ``folder``;
     return the files written."""
@@ -44,7 +55,7 @@ def write_plots(frame: pd.DataFrame, folder: Path) -> list[Path]:
         figures["regime"] = _regime(pairs)
     written = []
     for name, figure in figures.items():
-        for suffix in ("png", "svg"):
+        for suffix in SUFFIXES:
             buffer = io.BytesIO()
             figure.savefig(buffer, format=suffix, dpi=120, bbox_inches="tight")
             path = folder / f"{name}.{suffix}"
