@@ -111,7 +111,8 @@ def bench(
     from noisybox.benchmark.grid import expand_grid, parse_shard, select_shard
     from noisybox.benchmark.presets import PRESETS
     from noisybox.benchmark.runner import make_builtin_dataset, plan_cost, run_grid
-    from noisybox.training.trainer import TrainConfig, finish_distributed, select_device
+    from noisybox.config import TrainConfig
+    from noisybox.training.trainer import finish_distributed, select_device
 
     if preset is None:
         preset = "paper" if select_device(device).type == "cuda" else "quick"

@@ -148,7 +148,8 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --out.")] = False,
 ) -> None:
     """Train a detector with the chosen box loss, then evaluate it on the clean validation set."""
-    from noisybox.training.trainer import TrainConfig, finish_distributed, train_and_evaluate
+    from noisybox.config import TrainConfig
+    from noisybox.training.trainer import finish_distributed, train_and_evaluate
 
     if epochs is None and max_steps is None:
         epochs = 10

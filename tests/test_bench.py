@@ -58,7 +58,7 @@ def test_grid_names_order_and_shards():
     assert normalize_loss("Alpha-DIoU:2.5") == "alpha-diou:2.5"
     assert normalize_loss("alpha-iou:3") == "alpha-iou"  # the registry's own α
     for bad, message in (
-        ("iou:2", "use alpha-iou:2"),
+        ("iou:2", "use 'alpha-iou' \\(alpha-iou:2\\)"),
         ("focal", "unknown loss"),
         ("l1:2", "only IoU-based"),
         ("alpha-iou:x", "not a number"),
@@ -327,7 +327,10 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     for args, message in (
         (["report", str(tmp_path / "none")], "no results/ folder"),
         (["bench", "--out", str(tmp_path / "b"), "--shard", "3/2"], "--shard 3/2"),
-        (["bench", "--out", str(tmp_path / "b"), "--loss", "iou:2"], "use alpha-iou:2"),
+        (
+            ["bench", "--out", str(tmp_path / "b"), "--loss", "iou:2"],
+            "use 'alpha-iou' (alpha-iou:2)",
+        ),
         (["bench", "--out", str(tmp_path / "b"), "--fraction", "1.5"], "--fraction"),
         (["bench", "--out", str(tmp_path / "b"), "--preset", "huge"], "--preset"),
     ):

@@ -148,7 +148,7 @@ BAD_COCO = {
     ),
     "image without size": (
         lambda d: d["images"][1].pop("width"),
-        "image id 101: image has no positive 'width'",
+        "image id 101: image has no positive, finite 'width'",
     ),
     "duplicate annotation id": (
         lambda d: d["annotations"][2].__setitem__("id", 9000),

@@ -9,41 +9,19 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from ..config import LossSpec
 from ..errors import NoisyboxError
-from ..losses.registry import LOSSES
 
 
 def normalize_loss(spec: str) -> str:
-    """``NAME`` or ``NAME:ALPHA`` in one spelling (``alpha-diou:2.5``; ``alpha-iou:3`` for the
-    registry's own α is ``alpha-iou``), checked against the loss registry.
-
-    Importing :mod:`noisybox.losses.registry` imports torch; the registry's names are what
-    the trainer will accept, so that is where they are checked.
-    """
-    name, _, alpha_text = spec.strip().lower().partition(":")
-    if name not in LOSSES:
-        raise NoisyboxError(f"--loss {spec}: unknown loss; choose from {', '.join(LOSSES)}")
-    if not alpha_text:
-        return name
-    try:
-        alpha = float(alpha_text)
-    except ValueError:
-        raise NoisyboxError(f"--loss {spec}: {alpha_text!r} is not a number") from None
-    settings = LOSSES[name]
-    if "alpha" not in settings or not (alpha > 0):
-        raise NoisyboxError(f"--loss {spec}: only IoU-based losses take an α > 0")
-    if not name.startswith("alpha-") and alpha != settings["alpha"]:
-        raise NoisyboxError(f"--loss {spec}: {name} has α = 1; use alpha-{name}:{alpha:g}")
-    return name if alpha == settings["alpha"] else f"{name}:{alpha:g}"
+    """``NAME`` or ``NAME:ALPHA`` in its one spelling (``alpha-diou:2.5``; ``alpha-iou:3``
+    for the registry's own α is ``alpha-iou``), checked (:class:`~noisybox.config.LossSpec`)."""
+    return LossSpec.parse(spec).text
 
 
 def loss_alpha(spec: str) -> float | None:
     """The α a normalized loss spec trains with (``None`` for l1 and smooth-l1)."""
-    name, _, alpha_text = spec.partition(":")
-    if alpha_text:
-        return float(alpha_text)
-    alpha = LOSSES[name].get("alpha")
-    return None if alpha is None else float(alpha)
+    return LossSpec.parse(spec).trains_with_alpha
 
 
 @dataclass(frozen=True, order=True)

@@ -29,13 +29,13 @@ from pathlib import Path
 
 from .. import __version__
 from ..annotations import Changes
+from ..config import PATH_FIELDS, RUNTIME_FIELDS, TrainConfig, relative_paths
 from ..errors import NoisyboxError
 from ..formats import read_annotations, write_annotations
 from ..manifest import build_manifest, checksum, manifest_path, write_manifest
 from ..noise import NoiseConfig, corrupt
 from ..subsample import subsample_images
 from ..training.diagnostics import summarize_positive_iou
-from ..training.trainer import PATH_FIELDS, RUNTIME_FIELDS, relative_paths
 from .grid import RunSpec, loss_alpha
 from .locks import acquire, release
 from .store import append_record, read_records, results_file
@@ -50,7 +50,7 @@ LATER_FIELDS = {"alpha_warmup": 0, "on_invalid": "error"}
 Event = dict[str, object]
 
 
-def settings_of(base) -> dict:
+def settings_of(base: TrainConfig) -> dict:
     """What every run of a grid shares: the training settings (file paths relative to the
     bench folder ``base.out``) and the data's checksums."""
     config = base.to_json()
@@ -77,7 +77,7 @@ def fingerprint(settings: dict) -> str:
 
 
 def derive_training_data(
-    base, spec: RunSpec, data_dir: Path, checksums: dict[str, str]
+    base: TrainConfig, spec: RunSpec, data_dir: Path, checksums: dict[str, str]
 ) -> dict[str, str | None]:
     """The training annotations of ``spec`` (subset, then η noise), written once per
     (fraction, η, seed) in the source's format; the settings that point a run at them.
@@ -145,7 +145,7 @@ def run_folder(out: Path, spec: RunSpec) -> Path:
     return out / spec_dir(spec)
 
 
-def run_config(base, spec: RunSpec, out: Path, data: dict[str, str | None]):
+def run_config(base: TrainConfig, spec: RunSpec, out: Path, data: dict[str, str | None]):
     """The ``TrainConfig`` of one run."""
     return dataclasses.replace(
         base,
@@ -180,7 +180,7 @@ def finished_runs(out: Path, settings: dict) -> dict[str, dict]:
 
 
 def run_grid(
-    base,
+    base: TrainConfig,
     runs: list[RunSpec],
     out: Path,
     shard: tuple[int, int] | None = None,
@@ -234,7 +234,7 @@ def run_grid(
     return records
 
 
-def _claim(base, spec: RunSpec, out: Path, settings: dict) -> tuple[bool, dict | None]:
+def _claim(base: TrainConfig, spec: RunSpec, out: Path, settings: dict) -> tuple[bool, dict | None]:
     """Take a run for this process (rank 0): its lock, unless another process holds it or
     finished it meanwhile; then its training data and a clean folder. ``(claimed, data)``."""
     run_dir = run_folder(out, spec)
@@ -354,7 +354,7 @@ def make_builtin_dataset(data_dir: Path, preset, dry_run: bool = False) -> dict[
     return data_from_folder(folder)
 
 
-def plan_cost(base, runs: list[RunSpec], out: Path) -> dict:
+def plan_cost(base: TrainConfig, runs: list[RunSpec], out: Path) -> dict:
     """What is left of ``runs`` in ``out`` and roughly how long it takes.
 
     The time per run is the mean of the runs finished in ``out`` with these settings where
@@ -381,15 +381,11 @@ def plan_cost(base, runs: list[RunSpec], out: Path) -> dict:
         num_classes = len(val.categories)
     else:
         num_classes = len(CLASSES)
-    steps = base.max_steps
-    if steps is None:
-        images = (
-            read_annotations(base.train_annotations, base.format, split=base.train_split)
-            if have_data
-            else None
-        )
-        count = images.num_images if images is not None else 1000
-        steps = base.epochs * max(1, count // base.batch_size)
+    count = 1000  # the built-in dataset's size when it is not made yet (a dry run)
+    if base.max_steps is None and have_data:
+        count = read_annotations(base.train_annotations, base.format, split=base.train_split)
+        count = count.num_images
+    steps = base.total_steps(count, int(os.environ.get("WORLD_SIZE", 1)))
     per_step = time_training_steps(dataclasses.replace(base, loss=runs[0].loss), num_classes)
     return {
         **cost,

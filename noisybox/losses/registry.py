@@ -1,44 +1,24 @@
 """Box losses by name: the names used by the trainer, the benchmark grid and the CLI.
 
-A loss is named ``NAME`` or ``NAME:ALPHA`` (e.g. ``alpha-diou:2.5``); see :data:`LOSSES`.
+A loss is named ``NAME`` or ``NAME:ALPHA`` (e.g. ``alpha-diou:2.5``); the names are
+:data:`noisybox.config.LOSSES`, parsed by :class:`noisybox.config.LossSpec`.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
+from ..config import LOSSES, LossSpec
 from .modules import AlphaIoULoss, CoordinateLoss
 
-#: name -> keyword arguments of the loss it builds. The ``alpha-*`` entries are the paper's
-#: α = 3 losses and take another α from ``NAME:ALPHA`` or ``alpha=``; the plain IoU-based
-#: names are their α = 1 originals; ``l1`` and ``smooth-l1`` (β = 1/9, torchvision's Faster
-#: R-CNN setting) are the classic coordinate-regression baselines.
-LOSSES: dict[str, dict[str, float | str]] = {
-    "iou": {"kind": "iou", "alpha": 1.0},
-    "giou": {"kind": "giou", "alpha": 1.0},
-    "diou": {"kind": "diou", "alpha": 1.0},
-    "ciou": {"kind": "ciou", "alpha": 1.0},
-    "alpha-iou": {"kind": "iou", "alpha": 3.0},
-    "alpha-giou": {"kind": "giou", "alpha": 3.0},
-    "alpha-diou": {"kind": "diou", "alpha": 3.0},
-    "alpha-ciou": {"kind": "ciou", "alpha": 3.0},
-    "l1": {"beta": 0.0},
-    "smooth-l1": {"beta": 1.0 / 9.0},
-}
+__all__ = ["LOSSES", "build_loss", "parse_loss_spec"]
 
 
 def parse_loss_spec(spec: str) -> tuple[str, float | None]:
-    """Split ``"NAME[:ALPHA]"`` into the registered name and the α it sets (or ``None``)."""
-    name, _, alpha_text = spec.strip().lower().partition(":")
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
-    if not alpha_text:
-        return name, None
-    try:
-        alpha = float(alpha_text)
-    except ValueError:
-        raise ValueError(f"loss {spec!r}: {alpha_text!r} is not a number") from None
-    return name, alpha
+    """Split ``"NAME[:ALPHA]"`` into the registered name and the α it sets (or ``None``);
+    :class:`noisybox.config.LossSpec` checks it."""
+    parsed = LossSpec.parse(spec)
+    return parsed.name, parsed.alpha
 
 
 def build_loss(

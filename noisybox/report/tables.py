@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..atomic import atomic_write
 from ..benchmark.store import is_number, read_records
+from ..config import counterpart
 from ..errors import NoisyboxError
 
 METRICS = [f"AP{t}" for t in range(50, 100, 5)] + ["mAP", "mAP75:95"]
@@ -118,10 +119,8 @@ def baseline_of(loss: str, losses: list[str], baseline: str | None) -> str | Non
     given, else X for ``alpha-X`` or ``alpha-X:A``."""
     if baseline is not None:
         return baseline if loss != baseline and baseline in losses else None
-    name = loss.partition(":")[0]
-    if name.startswith("alpha-") and name.removeprefix("alpha-") in losses:
-        return name.removeprefix("alpha-")
-    return None
+    base = counterpart(loss)
+    return base if base in losses else None
 
 
 @dataclass

@@ -8,8 +8,10 @@ a detector's positives sit during training, which :class:`PositiveIoU` measures.
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # no torch at import: the bench runner and reports use the summaries
+    from torch import Tensor
 
 #: quantiles of the positives' IoU recorded at each logged step, by name
 QUANTILES = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
@@ -43,6 +45,8 @@ class PositiveIoU:
         """Record ``(N, 4)`` xyxy ``predicted`` boxes against ``target``, pair by pair."""
         if not self._armed:
             return
+        import torch
+
         from ..losses import alpha_iou_loss
 
         with torch.no_grad():
@@ -52,6 +56,8 @@ class PositiveIoU:
     def take(self) -> dict[str, Tensor]:
         """The quantiles (:data:`QUANTILES`) and count of what was recorded, as 0-d tensors
         (NaN quantiles when there were no positives); disarms the recorder."""
+        import torch
+
         values = torch.cat(self._values) if self._values else torch.zeros(0)
         self._armed, self._values = False, []
         if values.numel() == 0:

@@ -12,20 +12,19 @@ matched at IoU 0.5). ``noisybox eval --run`` needs nothing else, from any folder
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..atomic import atomic_write
+from ..config import RUNTIME_FIELDS, TrainConfig, relative_paths
 from ..errors import NoisyboxError
 from ..evaluate import evaluate_detections, mean_matched_iou
 from ..formats import read_annotations
@@ -38,72 +37,6 @@ from .models import build_detector, count_parameters, load_cached_imagenet_weigh
 
 #: below this mAP (percent) a run is reported as having barely learned
 NEAR_ZERO_MAP = 1.0
-#: settings that never change a run's result: a resumed run may change them
-RUNTIME_FIELDS = ("out", "workers", "tensorboard", "log_every", "checkpoint_every")
-#: settings that name files: ``config.json`` holds them relative to the run folder
-PATH_FIELDS = (
-    "train_annotations",
-    "val_annotations",
-    "images",
-    "val_images",
-    "train_split",
-    "val_split",
-    "weights",
-)
-
-
-def relative_paths(config: dict, folder: Path) -> dict:
-    """``config`` (a ``TrainConfig`` as JSON) with its file settings (:data:`PATH_FIELDS`)
-    relative to ``folder`` (``imagenet`` and unset ones as they are), so that a record
-    names no absolute path and stays valid wherever it is read from."""
-    return {
-        key: os.path.relpath(Path(value).absolute(), Path(folder).absolute())
-        if key in PATH_FIELDS and value and value != "imagenet"
-        else value
-        for key, value in config.items()
-    }
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of a run; ``config.json`` is this, as JSON."""
-
-    train_annotations: str
-    val_annotations: str
-    images: str
-    val_images: str | None = None
-    train_split: str | None = None
-    val_split: str | None = None
-    format: str | None = None
-    model: str = "fcos"
-    backbone: str = "tiny"
-    loss: str = "iou"
-    alpha: float | None = None
-    alpha_penalty: float | None = None
-    alpha_warmup: int = 0
-    image_size: int = 128
-    epochs: int | None = None
-    max_steps: int | None = None
-    batch_size: int = 8
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int = 50
-    seed: int = 0
-    device: str = "auto"
-    amp: bool | None = None  # None: on for CUDA, off for the CPU
-    workers: int = 0
-    augment: bool = True
-    on_invalid: str = "error"
-    weights: str | None = None
-    deterministic: bool = False
-    compile_loss: bool = False
-    tensorboard: bool = False
-    log_every: int = 10
-    checkpoint_every: int = 100
-    out: str = "runs/run"
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def data_from_folder(folder: Path) -> dict[str, str]:
@@ -299,12 +232,7 @@ class Trainer:
             self.train_model = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
-        per_epoch = max(1, len(self.train_set) // (config.batch_size * self.world))
-        if config.max_steps is None and config.epochs is None:
-            raise NoisyboxError("give --epochs or --max-steps")
-        self.total_steps = (
-            config.max_steps if config.max_steps is not None else config.epochs * per_epoch
-        )
+        self.total_steps = config.total_steps(len(self.train_set), self.world)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
