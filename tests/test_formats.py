@@ -186,3 +186,19 @@ def test_coco_fast_and_record_by_record_parsers_agree():
         np.testing.assert_array_equal(a, b)
     document["annotations"][3]["id"] = 9000  # a duplicate: the fast path must step aside
     assert _parse_regular_annotations(document["annotations"], image_row, categories) is None
+
+
+def test_formats_are_one_table_and_a_labelme_file_is_not_taken_for_coco(tmp_path):
+    from noisybox.errors import NoisyboxError
+    from noisybox.formats import FORMATS, detect_format
+    from noisybox.formats.base import Format
+
+    assert list(FORMATS) == ["coco", "voc", "yolo"]
+    assert all(isinstance(f, Format) and f.name == name for name, f in FORMATS.items())
+    labelme = tmp_path / "photo.json"
+    labelme.write_text('{"version": "5.0", "shapes": [], "imagePath": "photo.jpg"}')
+    with pytest.raises(NoisyboxError, match="not a format noisybox reads"):
+        detect_format(labelme)
+    coco = tmp_path / "train.json"
+    coco.write_text('{"images": [], "annotations": [], "categories": []}')
+    assert detect_format(coco) == "coco"

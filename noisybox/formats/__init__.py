@@ -17,29 +17,25 @@ from ..annotations import Annotations, Changes, apply_on_invalid
 from ..atomic import atomic_directory, atomic_write
 from ..errors import NoisyboxError
 from ..outputs import Output, check_outputs
-from .coco import read_coco, write_coco
-from .voc import quantize_voc, read_voc, write_voc
-from .yolo import quantize_yolo, read_yolo, write_yolo
+from . import coco, voc, yolo
+from .base import Format, ReadOptions
 
-FORMATS = ("coco", "voc", "yolo")
+#: the formats by name, in the order :func:`detect_format` asks them
+FORMATS: dict[str, Format] = {f.name: f for f in (coco.FORMAT, voc.FORMAT, yolo.FORMAT)}
 
 
 def detect_format(path: Path) -> str:
-    """``coco`` for a .json file, ``voc`` for .xml (or a folder of them), ``yolo`` for a
-    folder of .txt label files."""
+    """The name of the format that holds ``path``: ``coco`` for a COCO .json file, ``voc``
+    for .xml (or a folder of them), ``yolo`` for a folder of .txt label files."""
     if not path.exists():
         raise NoisyboxError(f"{path}: no such file or folder")
+    for name, found in FORMATS.items():
+        if found.detect(path):
+            return name
     if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix == ".json":
-            return "coco"
-        if suffix == ".xml":
-            return "voc"
-        raise NoisyboxError(f"{path}: cannot tell the format from '{suffix}'; pass --format")
-    if any(path.glob("*.xml")):
-        return "voc"
-    if any(p.name != "classes.txt" for p in path.rglob("*.txt")):
-        return "yolo"
+        raise NoisyboxError(
+            f"{path}: not a format noisybox reads ({', '.join(FORMATS)}); pass --format"
+        )
     raise NoisyboxError(f"{path}: no .xml or .txt annotation files in this folder; pass --format")
 
 
@@ -64,32 +60,17 @@ def read_annotations(
     path = Path(path)
     format = format or detect_format(path)
     if format not in FORMATS:
-        raise NoisyboxError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
+        raise NoisyboxError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     if not path.exists():
         raise NoisyboxError(f"{path}: no such file or folder")
-    if split is not None and format != "voc":
-        raise NoisyboxError(f"{path}: an image-set list applies to VOC folders only")
-    if format == "coco":
-        if not path.is_file():
-            raise NoisyboxError(f"{path}: a COCO dataset is a .json file")
-        annotations = read_coco(path)
-    elif format == "voc":
-        annotations = read_voc(
-            path, Path(images_dir) if images_dir else None, Path(split) if split else None
-        )
-    else:
-        annotations = read_yolo(path)
-    return apply_on_invalid(annotations, on_invalid)
+    options = ReadOptions(Path(images_dir) if images_dir else None, Path(split) if split else None)
+    return apply_on_invalid(FORMATS[format].read(path, options), on_invalid)
 
 
 def quantize(annotations: Annotations, boxes: np.ndarray) -> np.ndarray:
     """``boxes`` as they will read back after writing (VOC: whole pixels or 2 decimals;
     YOLO: 6 decimals; COCO: exact)."""
-    if annotations.format == "voc":
-        return quantize_voc(annotations, boxes)
-    if annotations.format == "yolo":
-        return quantize_yolo(boxes)
-    return boxes
+    return FORMATS[annotations.format].quantize(annotations, boxes)
 
 
 def render(annotations: Annotations, changes: Changes) -> bytes | dict[str, bytes]:
@@ -99,24 +80,12 @@ def render(annotations: Annotations, changes: Changes) -> bytes | dict[str, byte
     """
     if annotations.skip_invalid:
         changes = replace(changes, keep_image=changes.keep_image & ~annotations.invalid_images())
-    if annotations.format == "coco":
-        return write_coco(annotations, changes)
-    files = (
-        write_voc(annotations, changes)
-        if annotations.format == "voc"
-        else write_yolo(annotations, changes)
-    )
-    if annotations.format == "voc" and annotations.source.single_file:
-        if not files:
-            raise NoisyboxError(f"{annotations.path}: nothing valid is left to write")
-        return next(iter(files.values()))
-    return files
+    return FORMATS[annotations.format].write(annotations, changes)
 
 
 def output_is_a_folder(annotations: Annotations) -> bool:
-    return annotations.format == "yolo" or (
-        annotations.format == "voc" and not annotations.source.single_file
-    )
+    """Whether writing ``annotations`` makes a folder (VOC and YOLO folders) or a file."""
+    return FORMATS[annotations.format].is_folder(annotations)
 
 
 def annotation_output(annotations: Annotations, output: Path) -> Output:

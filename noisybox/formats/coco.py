@@ -14,6 +14,7 @@ from ..annotations import Annotations, Changes, Issue
 from ..errors import NoisyboxError
 from ..keys import integer_keys, text_key
 from ._common import as_number, box_issues
+from .base import Format, ReadOptions
 
 #: How far (pixels) a COCO box may stick out of its image before it is invalid; COCO's own
 #: files have boxes a fraction of a pixel past the edge.
@@ -354,3 +355,31 @@ def write_coco(annotations: Annotations, changes: Changes) -> bytes:
     if source.standard_json:
         return orjson.dumps(document, option=orjson.OPT_INDENT_2 if source.indented else 0)
     return json.dumps(document, indent=2 if source.indented else None).encode()
+
+
+def _looks_like_coco(path: Path) -> bool:
+    """A .json file that is not a LabelMe or Labelbox-style file (those name ``shapes`` and
+    ``imagePath`` near the top, where a COCO file has ``images`` and ``annotations``)."""
+    if not (path.is_file() and path.suffix.lower() == ".json"):
+        return False
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    return not (b'"shapes"' in head and b'"imagePath"' in head)
+
+
+def _read(path: Path, options: ReadOptions) -> Annotations:
+    if not path.is_file():
+        raise NoisyboxError(f"{path}: a COCO dataset is a .json file")
+    if options.split is not None:
+        raise NoisyboxError(f"{path}: an image list applies to VOC folders only")
+    return read_coco(path)
+
+
+FORMAT = Format(
+    name="coco",
+    detect=_looks_like_coco,
+    read=_read,
+    write=write_coco,
+    quantize=lambda annotations, boxes: boxes,  # JSON holds float64 exactly
+    is_folder=lambda annotations: False,
+)

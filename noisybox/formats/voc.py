@@ -22,6 +22,7 @@ from ..annotations import Annotations, Changes, Issue
 from ..errors import NoisyboxError
 from ..keys import text_key
 from ._common import as_number, box_issues
+from .base import Format
 
 CORNERS = ("xmin", "ymin", "xmax", "ymax")
 TOLERANCE_PX = 1.0
@@ -315,3 +316,29 @@ def _declaration(path: Path) -> bytes:
     if head.startswith(b"<?xml") and b"?>" in head:
         return head[: head.index(b"?>") + 2] + b"\n"
     return b""
+
+
+def _detect(path: Path) -> bool:
+    if path.is_file():
+        return path.suffix.lower() == ".xml"
+    return path.is_dir() and any(path.glob("*.xml"))
+
+
+def _render(annotations: Annotations, changes: Changes) -> bytes | dict[str, bytes]:
+    """:func:`write_voc`, as the bytes of the one file when the input was one file."""
+    files = write_voc(annotations, changes)
+    if not annotations.source.single_file:
+        return files
+    if not files:
+        raise NoisyboxError(f"{annotations.path}: nothing valid is left to write")
+    return next(iter(files.values()))
+
+
+FORMAT = Format(
+    name="voc",
+    detect=_detect,
+    read=lambda path, options: read_voc(path, options.images_dir, options.split),
+    write=_render,
+    quantize=quantize_voc,
+    is_folder=lambda annotations: not annotations.source.single_file,
+)

@@ -17,6 +17,7 @@ from ..boxes import cxcywh_to_xyxy, xyxy_to_cxcywh
 from ..errors import NoisyboxError
 from ..keys import text_key
 from ._common import box_issues
+from .base import Format, ReadOptions
 
 CLASSES_FILE = "classes.txt"
 #: class ids at or above this are refused (larger floats lose integers; int64 would wrap)
@@ -173,3 +174,23 @@ def write_yolo(annotations: Annotations, changes: Changes) -> dict[str, bytes]:
             lines.append(line(int(changes.added_category[added]), added_centre_size[added]))
         output[yolo_file.relative] = b"".join(lines)
     return output
+
+
+def _detect(path: Path) -> bool:
+    return path.is_dir() and any(p.name != CLASSES_FILE for p in path.rglob("*.txt"))
+
+
+def _read(path: Path, options: ReadOptions) -> Annotations:
+    if options.split is not None:
+        raise NoisyboxError(f"{path}: an image list applies to VOC folders only")
+    return read_yolo(path)
+
+
+FORMAT = Format(
+    name="yolo",
+    detect=_detect,
+    read=_read,
+    write=write_yolo,
+    quantize=lambda annotations, boxes: quantize_yolo(boxes),
+    is_folder=lambda annotations: True,
+)

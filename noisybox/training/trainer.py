@@ -40,15 +40,15 @@ NEAR_ZERO_MAP = 1.0
 
 
 def data_from_folder(folder: Path) -> dict[str, str]:
-    """Training and validation paths of a dataset folder, in one of three layouts.
+    """Training and validation paths of a dataset folder, in one of four layouts.
 
     - ``noisybox make-dataset``: ``images/`` and ``annotations/{train,val}.json``;
     - a VOC devkit year (``VOCdevkit/VOC2007``): ``Annotations/``, ``JPEGImages/`` and
       ``ImageSets/Main/{train,val}.txt``;
     - a YOLO dataset: ``images/{train,val}/`` beside ``labels/{train,val}/``;
-    - a folder of ``images/`` and one ``annotations/`` set (VOC XML files, or YOLO txt
-      files) with the split lists ``splits/{train,val}.txt`` (image names without suffix,
-      one a line), as NEU-DET and many downloads come.
+    - a folder of ``images/`` and a VOC ``annotations/`` folder, with the split lists
+      ``splits/{train,val}.txt`` (image names without suffix, one a line), as NEU-DET
+      and many downloads come.
     """
     if (folder / "annotations" / "train.json").is_file():
         paths = {
