@@ -72,13 +72,13 @@ def _check_annotation_outputs(
     )
 
 
-def _write_manifest_and_report(
-    title: str, rows: list[tuple[str, str]], manifest: dict, output: Path
-) -> None:
-    from noisybox.manifest import write_manifest
-
-    manifest_file = write_manifest(manifest, output)
-    _print_table(title, [*rows, ("output", str(output)), ("manifest", str(manifest_file))])
+def _report(title: str, rows: list[tuple[str, str]], derived, output: Path) -> None:
+    """The summary table, with the files written (none on a dry run)."""
+    if derived.manifest_file is None:
+        _print_table(f"{title} (dry run: nothing written)", rows)
+        return
+    files = [("output", str(output)), ("manifest", str(derived.manifest_file))]
+    _print_table(title, [*rows, *files])
 
 
 def _load_confusion(path: Path | None) -> dict | None:
@@ -124,10 +124,10 @@ def corrupt(
     dry_run: DryRunOption = False,
 ) -> None:
     """Write a noisy copy of a dataset's annotations, and its provenance manifest beside it."""
-    from noisybox.formats import read_annotations, write_annotations
-    from noisybox.manifest import build_manifest
+    from noisybox.derive import derive_annotations
+    from noisybox.formats import read_annotations
+    from noisybox.manifest import command_line
     from noisybox.noise import NoiseConfig
-    from noisybox.noise import corrupt as apply_noise
 
     config = NoiseConfig(
         eta=eta,
@@ -146,7 +146,18 @@ def corrupt(
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
     if not dry_run:
         _check_annotation_outputs(annotations, output, [images, confusion], overwrite)
-    changes, report = apply_noise(annotations, config, seed)
+    derived = derive_annotations(
+        annotations,
+        output,
+        command="corrupt",
+        seed=seed,
+        noise=config,
+        argv=command_line(),
+        details={"on_invalid": on_invalid},
+        overwrite=overwrite,
+        dry_run=dry_run,
+    )
+    report = derived.report
     rows = [
         ("input", f"{input} ({annotations.format})"),
         ("images", f"{report.images:,}"),
@@ -171,22 +182,7 @@ def corrupt(
         for name in ("flipped", "dropped", "spurious")
         if name in config.rates() or (name == "flipped" and flip)
     ]
-    if dry_run:
-        _print_table("noisybox corrupt (dry run: nothing written)", rows)
-        return
-    write_annotations(annotations, changes, output, overwrite=overwrite)
-    manifest = build_manifest(
-        "corrupt",
-        input,
-        output,
-        format=annotations.format,
-        seed=seed,
-        noise={**config.rates(), "confusion": config.confusion, "include_crowd": include_crowd},
-        on_invalid=on_invalid,
-        invalid_records=len(annotations.issues),
-        report=report.to_dict(),
-    )
-    _write_manifest_and_report("noisybox corrupt", rows, manifest, output)
+    _report("noisybox corrupt", rows, derived, output)
 
 
 def subsample(
@@ -203,13 +199,26 @@ def subsample(
     dry_run: DryRunOption = False,
 ) -> None:
     """Write an image-level subset; for one seed, smaller fractions nest inside larger ones."""
-    from noisybox.formats import read_annotations, write_annotations
-    from noisybox.manifest import build_manifest
-    from noisybox.subsample import subsample_images, subset_changes
+    from noisybox.derive import derive_annotations
+    from noisybox.formats import read_annotations
+    from noisybox.manifest import command_line
 
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
-    keep_image = subsample_images(annotations, fraction, seed)
     output = output or _default_output(input, f"subset{fraction:g}-seed{seed}")
+    if not dry_run:
+        _check_annotation_outputs(annotations, output, [images], overwrite)
+    derived = derive_annotations(
+        annotations,
+        output,
+        command="subsample",
+        seed=seed,
+        fraction=fraction,
+        argv=command_line(),
+        details={"on_invalid": on_invalid},
+        overwrite=overwrite,
+        dry_run=dry_run,
+    )
+    keep_image = derived.keep_image
     kept_rows = keep_image[annotations.image]
     classes_before = len(set(annotations.category.tolist()))
     classes_after = len(set(annotations.category[kept_rows].tolist()))
@@ -219,26 +228,7 @@ def subsample(
         ("boxes kept", f"{int(kept_rows.sum()):,} of {len(annotations):,}"),
         ("classes present", f"{classes_after} of {classes_before}"),
     ]
-    if dry_run:
-        _print_table("noisybox subsample (dry run: nothing written)", rows)
-        return
-    _check_annotation_outputs(annotations, output, [images], overwrite)
-    write_annotations(
-        annotations, subset_changes(annotations, keep_image), output, overwrite=overwrite
-    )
-    manifest = build_manifest(
-        "subsample",
-        input,
-        output,
-        format=annotations.format,
-        seed=seed,
-        fraction=fraction,
-        images=int(keep_image.sum()),
-        boxes=int(kept_rows.sum()),
-        on_invalid=on_invalid,
-        invalid_records=len(annotations.issues),
-    )
-    _write_manifest_and_report("noisybox subsample", rows, manifest, output)
+    _report("noisybox subsample", rows, derived, output)
 
 
 def inspect(

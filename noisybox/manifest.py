@@ -34,14 +34,32 @@ def manifest_path(output: Path) -> Path:
     return output.with_name(output.name + ".manifest.json")
 
 
-def build_manifest(command: str, input_path: Path, output: Path, **details: Any) -> dict[str, Any]:
-    """The common header of a manifest plus the command's own ``details``."""
-    return {
+def command_line() -> str | None:
+    """This process's command line, quoted for a shell (``None`` when there is none)."""
+    return shlex.join(sys.argv) if sys.argv and sys.argv[0] else None
+
+
+def build_manifest(
+    command: str,
+    input_path: Path,
+    output: Path,
+    *,
+    argv: str | None = None,
+    timestamp: bool = True,
+    **details: Any,
+) -> dict[str, Any]:
+    """The common header of a manifest plus the command's own ``details``: ``argv`` is the
+    command line that made it (the caller's to give), ``timestamp`` adds the time made."""
+    header = {
         "tool": "noisybox",
         "version": __version__,
         "command": command,
-        "argv": shlex.join(sys.argv) if sys.argv and sys.argv[0] else None,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "argv": argv,
+    }
+    if timestamp:
+        header["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return {
+        **header,
         "python": platform.python_version(),
         "input": {"path": os.fspath(input_path), "checksum": checksum(input_path)},
         "output": os.fspath(output),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .annotations import Annotations, Changes
+from .annotations import Annotations
 from .errors import NoisyboxError
 from .keys import keyed_uniform
 
@@ -39,10 +39,3 @@ def subsample_images(annotations: Annotations, fraction: float, seed: int) -> np
     chosen = np.zeros(count, bool)
     chosen[ranking[: max(1, round(fraction * count))]] = True
     return chosen
-
-
-def subset_changes(annotations: Annotations, keep_image: np.ndarray) -> Changes:
-    """Changes that keep only the images in ``keep_image`` (and their boxes), unmodified."""
-    changes = Changes.none(annotations)
-    changes.keep_image = keep_image
-    return changes

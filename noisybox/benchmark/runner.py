@@ -28,13 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import __version__
-from ..annotations import Changes
 from ..config import PATH_FIELDS, RUNTIME_FIELDS, TrainConfig, relative_paths
+from ..derive import derive_annotations
 from ..errors import NoisyboxError
-from ..formats import read_annotations, write_annotations
-from ..manifest import build_manifest, checksum, manifest_path, write_manifest
-from ..noise import NoiseConfig, corrupt
-from ..subsample import subsample_images
+from ..formats import read_annotations
+from ..manifest import checksum, manifest_path
+from ..noise import NoiseConfig
 from ..training.diagnostics import summarize_positive_iou
 from .grid import RunSpec, loss_alpha
 from .locks import acquire, release
@@ -98,30 +97,17 @@ def derive_training_data(
     if output.exists() and _derived_from(output) == sources:
         return overrides
     annotations = read_annotations(source, base.format, split=base.train_split)
-    changes, report = (
-        corrupt(annotations, NoiseConfig(eta=spec.eta), spec.seed)
-        if spec.eta > 0
-        else (Changes.none(annotations), None)
-    )
-    if spec.fraction < 1:
-        changes.keep_image = subsample_images(annotations, spec.fraction, spec.seed)
-    manifest = build_manifest(
-        "bench",
-        source,
+    derive_annotations(  # the same bytes whichever command line made it first
+        annotations,
         output,
-        format=annotations.format,
-        split=base.train_split,
+        command="bench",
         seed=spec.seed,
+        noise=NoiseConfig(eta=spec.eta),
         fraction=spec.fraction,
-        images=int(changes.keep_image.sum()),
-        split_checksum=sources["split"],
-        noise={"eta": spec.eta},
-        report=None if report is None else report.to_dict(),
+        details={"split": base.train_split, "split_checksum": sources["split"]},
+        overwrite=True,
+        timestamp=False,
     )
-    manifest["argv"] = None  # the same file whichever command line made it first
-    manifest.pop("created")
-    write_manifest(manifest, output)  # first: a folder cut short still has its mark
-    write_annotations(annotations, changes, output, overwrite=True)
     return overrides
 
 

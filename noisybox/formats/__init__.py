@@ -114,7 +114,12 @@ def write_annotations(
     """
     output = Path(output)
     check_output_path(annotations, output, overwrite)
-    rendered = render(annotations, changes)
+    write_rendered(render(annotations, changes), output)
+
+
+def write_rendered(rendered: bytes | dict[str, bytes], output: Path) -> None:
+    """Write what :func:`render` made to ``output`` atomically (a file, or a folder built
+    beside its place and renamed into it); paths are checked by the caller."""
     if isinstance(rendered, bytes):
         with atomic_write(output) as handle:
             handle.write(rendered)

@@ -79,6 +79,11 @@ class NoiseConfig:
         names = ("eta", "gaussian", "shift", "scale", "flip", "drop", "spurious")
         return {name: getattr(self, name) for name in names if getattr(self, name) > 0}
 
+    def describe(self) -> dict:
+        """The rates switched on, the confusion weights and ``include_crowd``: what a
+        manifest records of the noise."""
+        return {**self.rates(), "confusion": self.confusion, "include_crowd": self.include_crowd}
+
 
 @dataclass
 class CorruptionReport:

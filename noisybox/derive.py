@@ -1,0 +1,90 @@
+"""Derive a dataset's annotations: an image subset, then noise, written in the source's
+format with its provenance manifest beside it. ``noisybox corrupt``, ``noisybox subsample``
+and ``noisybox bench`` all derive through :func:`derive_annotations`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .annotations import Annotations, Changes
+from .formats import check_output_path, render, write_rendered
+from .manifest import build_manifest, write_manifest
+from .noise import CorruptionReport, NoiseConfig, corrupt
+from .subsample import subsample_images
+
+
+@dataclass
+class Derived:
+    """What :func:`derive_annotations` made: the changes written, the noise report (``None``
+    without noise), the images kept and the manifest (``manifest_file`` once written)."""
+
+    changes: Changes
+    report: CorruptionReport | None
+    keep_image: np.ndarray
+    manifest: dict
+    manifest_file: Path | None = None
+
+
+def derive_annotations(
+    annotations: Annotations,
+    output: Path,
+    *,
+    command: str,
+    seed: int,
+    noise: NoiseConfig | None = None,
+    fraction: float = 1.0,
+    argv: str | None = None,
+    details: dict | None = None,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    timestamp: bool = True,
+) -> Derived:
+    """Subset ``annotations`` to ``fraction`` of the images, add ``noise``, and (unless
+    ``dry_run``) write the result to ``output`` with ``OUTPUT.manifest.json``.
+
+    The manifest records ``command``, ``argv`` (the command line, when one made it), the
+    seed, fraction, noise rates and report, counts and ``details``; ``timestamp=False``
+    leaves out the creation time, so the same derivation gives the same bytes. The output is
+    rendered in memory first (any error leaves nothing written), then the manifest is
+    written, then the output: a folder cut short still carries noisybox's mark. The caller
+    checks the manifest's path with the output's (:func:`noisybox.outputs.check_outputs`).
+    """
+    changes, report = (
+        corrupt(annotations, noise, seed)
+        if noise is not None and noise.rates()
+        else (Changes.none(annotations), None)
+    )
+    keep_image = (
+        subsample_images(annotations, fraction, seed)
+        if fraction != 1
+        else np.ones(annotations.num_images, bool)
+    )
+    changes.keep_image = keep_image
+    kept_rows = keep_image[annotations.image]
+    manifest = build_manifest(
+        command,
+        annotations.path,
+        output,
+        argv=argv,
+        timestamp=timestamp,
+        format=annotations.format,
+        seed=seed,
+        fraction=fraction,
+        images=int(keep_image.sum()),
+        boxes=int(kept_rows.sum()),
+        noise=None if noise is None else noise.describe(),
+        invalid_records=len(annotations.issues),
+        report=None if report is None else report.to_dict(),
+        **(details or {}),
+    )
+    derived = Derived(changes, report, keep_image, manifest)
+    if not dry_run:
+        check_output_path(annotations, output, overwrite)
+        rendered = render(annotations, changes)  # any error before a byte is written
+        derived.manifest_file = write_manifest(manifest, output)
+        write_rendered(rendered, output)
+    return derived
