@@ -72,6 +72,18 @@ def _check_annotation_outputs(
     )
 
 
+def _derive_options(on_invalid: str, overwrite: bool, dry_run: bool) -> dict:
+    """The options of ``derive_annotations`` that the annotation commands share."""
+    from noisybox.manifest import command_line
+
+    return {
+        "argv": command_line(),
+        "details": {"on_invalid": on_invalid},
+        "overwrite": overwrite,
+        "dry_run": dry_run,
+    }
+
+
 def _report(title: str, rows: list[tuple[str, str]], derived, output: Path) -> None:
     """The summary table, with the files written (none on a dry run)."""
     if derived.manifest_file is None:
@@ -126,7 +138,6 @@ def corrupt(
     """Write a noisy copy of a dataset's annotations, and its provenance manifest beside it."""
     from noisybox.derive import derive_annotations
     from noisybox.formats import read_annotations
-    from noisybox.manifest import command_line
     from noisybox.noise import NoiseConfig
 
     config = NoiseConfig(
@@ -146,16 +157,9 @@ def corrupt(
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
     if not dry_run:
         _check_annotation_outputs(annotations, output, [images, confusion], overwrite)
+    run_options = _derive_options(on_invalid, overwrite, dry_run)
     derived = derive_annotations(
-        annotations,
-        output,
-        command="corrupt",
-        seed=seed,
-        noise=config,
-        argv=command_line(),
-        details={"on_invalid": on_invalid},
-        overwrite=overwrite,
-        dry_run=dry_run,
+        annotations, output, command="corrupt", seed=seed, noise=config, **run_options
     )
     report = derived.report
     rows = [
@@ -201,7 +205,6 @@ def subsample(
     """Write an image-level subset; for one seed, smaller fractions nest inside larger ones."""
     from noisybox.derive import derive_annotations
     from noisybox.formats import read_annotations
-    from noisybox.manifest import command_line
 
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
     output = output or _default_output(input, f"subset{fraction:g}-seed{seed}")
@@ -213,10 +216,7 @@ def subsample(
         command="subsample",
         seed=seed,
         fraction=fraction,
-        argv=command_line(),
-        details={"on_invalid": on_invalid},
-        overwrite=overwrite,
-        dry_run=dry_run,
+        **_derive_options(on_invalid, overwrite, dry_run),
     )
     keep_image = derived.keep_image
     kept_rows = keep_image[annotations.image]

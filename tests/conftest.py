@@ -17,3 +17,15 @@ def _one_torch_thread_per_worker():
         import torch
 
         torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    """The toy shapes dataset (``datasets.TOY``), made once per test module."""
+    from noisybox.shapes import make_shapes_dataset
+
+    from .datasets import TOY
+
+    folder = tmp_path_factory.mktemp("data") / "shapes"
+    make_shapes_dataset(folder, TOY, seed=3)
+    return folder

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from noisybox.shapes import ShapesConfig
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
@@ -49,6 +51,10 @@ def coco_document(images: int = 4, boxes_per_image: int = 3, seed: int = 0) -> d
             next_id += 7
     document["annotations"][1]["iscrowd"] = 1
     return document
+
+
+#: the toy shapes dataset of the training tests (the ``shapes`` fixture): 24 images of 64 px
+TOY = ShapesConfig(images=24, image_size=64, min_size=10, max_size=28, max_shapes=3)
 
 
 def write_coco(path: Path, document: dict | None = None, indent: int | None = 2) -> Path:
@@ -155,3 +161,60 @@ def make_yolo_dataset(yolo: Path) -> Path:
         for index in range(files):
             Image.new("RGB", (80, 60)).save(yolo / "images" / split / f"img{index}.png")
     return yolo
+
+
+def pycocotools_eval(truth: dict, found: list, summarize: bool = False):
+    """pycocotools' own COCOeval of ``found`` against ``truth``, evaluated (and accumulated
+    and summarized with ``summarize``), quietly: the reference in tests."""
+    import contextlib
+    import copy
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = copy.deepcopy(truth)
+        gt.createIndex()
+        evaluator = COCOeval(gt, gt.loadRes(copy.deepcopy(found)), iouType="bbox")
+        evaluator.evaluate()
+        if summarize:
+            evaluator.accumulate()
+            evaluator.summarize()
+    return evaluator
+
+
+def voc_with_images(root: Path, files: int = 2) -> tuple[Path, Path]:
+    """A VOC ``Annotations`` folder of ``files`` files and ``JPEGImages`` with their
+    500x375 images; both paths."""
+    from PIL import Image
+
+    annotations = write_voc(root / "Annotations", files=files)
+    images = root / "JPEGImages"
+    images.mkdir()
+    for i in range(files):
+        Image.new("RGB", (500, 375), (40 * i, 90, 160)).save(images / f"{i:06d}.jpg")
+    return annotations, images
+
+
+def toy_config(shapes: Path, out: Path, **overrides):
+    """A ``TrainConfig`` of a few seconds on the toy shapes dataset, on the CPU."""
+    from noisybox.config import TrainConfig
+    from noisybox.training.trainer import data_from_folder
+
+    settings = dict(
+        **data_from_folder(shapes),
+        device="cpu",
+        image_size=64,
+        batch_size=4,
+        max_steps=6,
+        warmup_steps=2,
+        lr=2e-3,
+        deterministic=True,
+        log_every=1,
+        checkpoint_every=3,
+        out=str(out),
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)

@@ -371,11 +371,9 @@ def test_inspect_real_bccd_finds_its_two_zero_size_boxes(capsys):
 def test_show_draws_clean_and_noisy(tmp_path, capsys):
     from PIL import Image
 
-    source = write_voc(tmp_path / "Annotations", files=3)
-    images = tmp_path / "JPEGImages"
-    images.mkdir()
-    for i in range(3):
-        Image.new("RGB", (500, 375), (40 * i, 90, 160)).save(images / f"{i:06d}.jpg")
+    from .datasets import voc_with_images
+
+    source, images = voc_with_images(tmp_path, files=3)
     run(["corrupt", source, "--eta", "0.3", "-o", tmp_path / "noisy"], capsys)
     grid = tmp_path / "grid.png"
     code, out, err = run(

@@ -15,37 +15,15 @@ from noisybox.evaluate import mean_matched_iou
 from noisybox.losses import build_loss
 from noisybox.report.plots import REGIME_FLOOR, regime_points
 from noisybox.report.tables import METRICS
-from noisybox.shapes import ShapesConfig, make_shapes_dataset
 from noisybox.training.diagnostics import PositiveIoU, alpha_at, summarize_positive_iou
 from noisybox.training.models import _decode, build_detector, regression_loss
 from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder
 
-from .datasets import SHARED
-
-TOY = ShapesConfig(images=24, image_size=64, min_size=10, max_size=28, max_shapes=3)
-
-
-@pytest.fixture(scope="module")
-def shapes(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data") / "shapes"
-    make_shapes_dataset(folder, TOY, seed=3)
-    return folder
+from .datasets import SHARED, pycocotools_eval, toy_config
 
 
 def toy_run(shapes, out, **overrides) -> list[dict]:
-    settings = dict(
-        **data_from_folder(shapes),
-        device="cpu",
-        image_size=64,
-        batch_size=4,
-        max_steps=6,
-        warmup_steps=2,
-        log_every=1,
-        deterministic=True,
-        out=str(out),
-    )
-    settings.update(overrides)
-    Trainer(TrainConfig(**settings)).train()
+    Trainer(toy_config(shapes, out, **overrides)).train()
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
@@ -179,20 +157,8 @@ def _random_coco(rng, images=20, classes=3):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_matched_iou_equals_pycocotools_matching(seed):
     """Reference: COCOeval's own matches (``dtMatches`` at IoU 0.5) and IoUs."""
-    import contextlib
-    import copy
-    import io
-
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     document, found = _random_coco(np.random.default_rng(seed))
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = copy.deepcopy(document)
-        gt.createIndex()
-        evaluator = COCOeval(gt, gt.loadRes(copy.deepcopy(found)), iouType="bbox")
-        evaluator.evaluate()
+    evaluator = pycocotools_eval(document, found)
     by_id = {a["id"]: a for a in document["annotations"]}
     expected = []
     for result in evaluator.evalImgs:

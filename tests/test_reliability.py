@@ -56,13 +56,9 @@ def test_an_existing_manifest_path_is_checked_like_the_output(tmp_path, capsys):
 
 
 def test_show_never_overwrites_an_existing_file_or_writes_among_the_images(tmp_path, capsys):
-    from PIL import Image
+    from .datasets import voc_with_images
 
-    source = write_voc(tmp_path / "Annotations", files=2)
-    images = tmp_path / "JPEGImages"
-    images.mkdir()
-    for i in range(2):
-        Image.new("RGB", (500, 375), (40 * i, 90, 160)).save(images / f"{i:06d}.jpg")
+    source, images = voc_with_images(tmp_path)
     run(["corrupt", source, "--eta", "0.3", "-o", tmp_path / "noisy"], capsys)
     photo = images / "000000.jpg"
     photo_bytes = photo.read_bytes()
@@ -199,22 +195,17 @@ def _voc_split(folder, files):
 
 def test_splits_with_different_classes_share_one_class_table(tmp_path):
     """train {cat, dog} and val {dog}: val's dog must keep dog's label, not cat's."""
-    from noisybox.training.trainer import TrainConfig, Trainer
+    from noisybox.training.trainer import Trainer
 
     train = _voc_split(tmp_path / "train", {"a": "cat", "b": "dog", "c": "dog"})
     val = _voc_split(tmp_path / "val", {"d": "dog"})
-    trainer = Trainer(
-        TrainConfig(
-            train_annotations=str(train / "Annotations"),
-            val_annotations=str(val / "Annotations"),
-            images=str(train / "JPEGImages"),
-            val_images=str(val / "JPEGImages"),
-            device="cpu",
-            image_size=64,
-            max_steps=1,
-            out=str(tmp_path / "run"),
-        )
+    config = _toy_train_config(
+        train,
+        tmp_path / "run",
+        val_annotations=str(val / "Annotations"),
+        val_images=str(val / "JPEGImages"),
     )
+    trainer = Trainer(config)
     assert trainer.classes.names == ("cat", "dog")
     dog = 2
     assert trainer.train_set.targets.labels[1].tolist() == [dog]
@@ -365,14 +356,9 @@ def test_a_lock_of_a_dead_process_is_taken_over_and_a_live_one_respected(tmp_pat
 
 def test_size_ranges_without_boxes_are_n_a_as_pycocotools_says(tmp_path, capsys):
     """Reference: pycocotools' summary gives -1 for APs where no box is small."""
-    import contextlib
-    import copy
-    import io
-
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     from noisybox.evaluate import evaluate_detections
+
+    from .datasets import pycocotools_eval
 
     truth = {
         "images": [{"id": 1, "width": 400, "height": 400}],
@@ -389,14 +375,7 @@ def test_size_ranges_without_boxes_are_n_a_as_pycocotools_says(tmp_path, capsys)
         "categories": [{"id": 1, "name": "box"}],
     }
     found = [{"image_id": 1, "category_id": 1, "bbox": [12, 10, 100, 98], "score": 0.9}]
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = copy.deepcopy(truth)
-        gt.createIndex()
-        reference = COCOeval(gt, gt.loadRes(copy.deepcopy(found)), iouType="bbox")
-        reference.evaluate()
-        reference.accumulate()
-        reference.summarize()
+    reference = pycocotools_eval(truth, found, summarize=True)
     assert reference.stats[3] == -1 and reference.stats[4] == -1  # APs and APm: no data
     for backend in ("faster", "pycocotools"):
         metrics = evaluate_detections(truth, found, backend).metrics
@@ -435,6 +414,14 @@ def _voc_year_with_images(root, names=("a", "b", "c", "d"), difficult=()):
     return root
 
 
+def _train_args(root, out) -> list:
+    """``noisybox train`` on a VOC folder from ``_voc_year_with_images``, on the CPU."""
+    annotations = root / "Annotations"
+    images = root / "JPEGImages"
+    return ["train", "--train-ann", annotations, "--val-ann", annotations, "--images", images,
+            "--device", "cpu", "--out", out]  # fmt: skip
+
+
 def _toy_train_config(root, out, **overrides):
     from noisybox.training.trainer import TrainConfig
 
@@ -457,23 +444,7 @@ def test_a_truncated_image_stops_training_before_the_first_step_naming_it(tmp_pa
     root = _voc_year_with_images(tmp_path / "voc")
     broken = root / "JPEGImages" / "b.jpg"
     broken.write_bytes(broken.read_bytes()[:200])  # cut short, as a failed download
-    args = [
-        "train",
-        "--train-ann",
-        root / "Annotations",
-        "--val-ann",
-        root / "Annotations",
-        "--images",
-        root / "JPEGImages",
-        "--device",
-        "cpu",
-        "--img-size",
-        64,
-        "--max-steps",
-        2,
-        "--out",
-        tmp_path / "run",
-    ]
+    args = [*_train_args(root, tmp_path / "run"), "--img-size", 64, "--max-steps", 2]
     code, _, err = run(args, capsys)
     assert code == 2 and one_line_error(err) and "b.jpg: cannot be decoded" in err
     assert "--on-invalid skip" in err and not (tmp_path / "run").exists()
@@ -533,20 +504,7 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, capsys):
     assert any("cut short before its first checkpoint; starting it over" in line for line in lines)
     logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert result["metrics"] and [r["step"] for r in logged] == [2]  # the old line is gone
-    code, _, err = run(
-        [
-            "train",
-            "--train-ann",
-            root / "Annotations",
-            "--val-ann",
-            root / "Annotations",
-            "--images",
-            root / "JPEGImages",
-            "--out",
-            out,
-        ],
-        capsys,
-    )
+    code, _, err = run(_train_args(root, out), capsys)
     assert code == 2 and "holds a run already" in err  # a finished run is never redone
 
 

@@ -12,34 +12,7 @@ from noisybox.errors import NoisyboxError
 from noisybox.shapes import CLASSES, ShapesConfig, make_shapes_dataset
 from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder, train_and_evaluate
 
-from .datasets import SHARED, digest
-
-TOY = ShapesConfig(images=24, image_size=64, min_size=10, max_size=28, max_shapes=3)
-
-
-@pytest.fixture(scope="module")
-def shapes(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data") / "shapes"
-    make_shapes_dataset(folder, TOY, seed=3)
-    return folder
-
-
-def toy_config(shapes, out, **overrides):
-    settings = dict(
-        **data_from_folder(shapes),
-        device="cpu",
-        image_size=64,
-        batch_size=4,
-        max_steps=6,
-        warmup_steps=2,
-        lr=2e-3,
-        deterministic=True,
-        log_every=1,
-        checkpoint_every=3,
-        out=str(out),
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)
+from .datasets import SHARED, TOY, digest, toy_config
 
 
 def state_of(trainer):
