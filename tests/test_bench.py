@@ -142,6 +142,7 @@ def test_tiny_grid_end_to_end(tmp_path, shapes, capsys):
     assert "other settings or data (max_steps 2, now 3)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_an_interrupted_grid_resumes_without_losing_or_repeating_runs(tmp_path, shapes, whole_grid):
     runs, seen = expand_grid(**GRID), []
 
@@ -166,6 +167,7 @@ def test_an_interrupted_grid_resumes_without_losing_or_repeating_runs(tmp_path, 
         assert record["metrics"] == whole_grid[record["run_id"]], record["run_id"]
 
 
+@pytest.mark.slow
 def test_two_shards_give_the_runs_of_one(tmp_path, shapes, whole_grid):
     runs = expand_grid(**GRID)
     for part in (1, 2):
@@ -178,6 +180,7 @@ def test_two_shards_give_the_runs_of_one(tmp_path, shapes, whole_grid):
     assert {r["run_id"]: r["metrics"] for r in records} == whole_grid
 
 
+@pytest.mark.slow
 def test_each_run_of_a_grid_under_torchrun(tmp_path, shapes):
     """Two gloo processes train every run together; rank 0 alone writes and reports."""
     import subprocess
@@ -196,6 +199,7 @@ def test_each_run_of_a_grid_under_torchrun(tmp_path, shapes):
     assert [r["processes"] for r in records] == [2, 2]
 
 
+@pytest.mark.slow
 def test_fractions_and_every_annotation_format(tmp_path):
     voc = make_voc_year(tmp_path / "VOC2007")
     yolo = make_yolo_dataset(tmp_path / "yolo")

@@ -282,6 +282,7 @@ def test_report_never_averages_runs_of_different_settings(tmp_path, capsys):
     assert code == 0 and "50.00" in out and "30.00" not in out
 
 
+@pytest.mark.slow
 def test_two_bench_processes_on_one_folder_never_repeat_or_destroy_a_run(tmp_path):
     from noisybox.benchmark.store import read_records
     from noisybox.shapes import ShapesConfig, make_shapes_dataset

@@ -302,6 +302,7 @@ def test_zero_size_fcos_predictions_stay_finite():
     assert torch.isfinite(loss) and torch.isfinite(grad).all() and grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_on_gloo(tmp_path, shapes):
     """Distributed data parallel on the CPU: two processes, one run folder written by rank 0."""
     import subprocess
@@ -420,3 +421,50 @@ def test_mixed_precision_defaults_to_the_device(tmp_path, shapes):
     if torch.cuda.is_available():
         gpu = Trainer(toy_config(shapes, tmp_path / "c", device="cuda"), log=lambda _: None)
         assert gpu.amp_dtype in (torch.bfloat16, torch.float16)
+
+
+def _toy_batch():
+    images = [torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    targets = [
+        {"boxes": torch.tensor([[4.0, 6.0, 40.0, 50.0]]), "labels": torch.tensor([1])},
+        {
+            "boxes": torch.tensor([[10.0, 10.0, 30.0, 20.0], [30.0, 30.0, 60.0, 62.0]]),
+            "labels": torch.tensor([2, 3]),
+        },
+    ]
+    return images, targets
+
+
+@pytest.mark.parametrize(("model", "loss"), [("fcos", "giou"), ("retinanet", "l1")])
+def test_the_heads_equal_stock_torchvision_with_its_own_box_loss(model, loss):
+    """Reference: torchvision's own FCOS (GIoU) and RetinaNet (L1 on encoded boxes), same
+    weights, same batch: the copied ``compute_loss`` gives the same losses and gradients
+    (torchvision 0.29, the range pinned in pyproject.toml)."""
+    from torchvision.models.detection import FCOS, RetinaNet
+
+    from noisybox.losses import build_loss
+    from noisybox.training.models import build_detector
+
+    torch.manual_seed(0)
+    ours = build_detector(model, "tiny", 3, 64, build_loss(loss, reduction="sum"))
+    settings = {"min_size": 64, "max_size": 64, "score_thresh": 0.05, "detections_per_img": 100}
+    stock_class = FCOS if model == "fcos" else RetinaNet
+    anchors = ours.anchor_generator
+    stock = stock_class(ours.backbone, 4, anchor_generator=anchors, **settings)
+    if model == "retinanet":
+        stock.head.regression_head._loss_type = "l1"
+    stock.head.load_state_dict(ours.head.state_dict(), strict=True)
+    images, targets = _toy_batch()
+    results = []
+    for detector in (ours, stock):
+        detector.train()
+        detector.zero_grad()
+        losses = detector(images, targets)
+        sum(losses.values()).backward()
+        grads = [p.grad.clone() for p in detector.head.parameters()]
+        results.append(({k: v.detach() for k, v in losses.items()}, grads))
+    assert results[0][0].keys() == results[1][0].keys()
+    for key in results[0][0]:
+        torch.testing.assert_close(results[0][0][key], results[1][0][key], rtol=1e-6, atol=1e-7)
+    for mine, theirs in zip(results[0][1], results[1][1], strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-7)
