@@ -42,7 +42,8 @@ def _default_output(path: Path, tag: str) -> Path:
 
 
 def _rate_tag(rates: dict[str, float]) -> str:
-    return "-".join(f"{name}{rate:g}" for name, rate in rates.items())
+    """``eta0.2-flip0.1``; ``eta0`` for no noise at all (a lossless copy)."""
+    return "-".join(f"{name}{rate:g}" for name, rate in rates.items()) or "eta0"
 
 
 def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
@@ -130,6 +131,10 @@ def corrupt(
         float, typer.Option(help="Probability that a box spawns a spurious one.")
     ] = 0.0,
     include_crowd: Annotated[bool, typer.Option(help="Also perturb COCO crowd boxes.")] = False,
+    box_fraction: Annotated[
+        float,
+        typer.Option(help="Share of the boxes that get box noise, chosen by the seed (1: all)."),
+    ] = 1.0,
     on_invalid: OnInvalidOption = "error",
     images: ImagesOption = None,
     overwrite: OverwriteOption = False,
@@ -150,9 +155,8 @@ def corrupt(
         spurious=spurious,
         confusion=_load_confusion(confusion),
         include_crowd=include_crowd,
+        box_fraction=box_fraction,
     )
-    if not config.rates():
-        raise NoisyboxError("no noise asked for: give --eta or another noise model's rate")
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
     if not dry_run:

@@ -55,7 +55,7 @@ def derive_annotations(
     """
     changes, report = (
         corrupt(annotations, noise, seed)
-        if noise is not None and noise.rates()
+        if noise is not None
         else (Changes.none(annotations), None)
     )
     keep_image = (

@@ -99,8 +99,8 @@ def test_output_rules(tmp_path, capsys):
     code, _, err = run(["corrupt", folder, "--eta", "0.2", "-o", folder / "inside"], capsys)
     assert code == 2 and "inside the input" in err
     assert source.read_bytes() == before
-    code, _, err = run(["corrupt", source], capsys)
-    assert code == 2 and "no noise asked for" in err
+    code, _, err = run(["corrupt", source, "--box-fraction", "1.5"], capsys)
+    assert code == 2 and "box_fraction must be in [0, 1]" in err
 
 
 def _bad_coco(tmp_path, edit):
@@ -422,3 +422,41 @@ def test_noisy_boxes_stay_inside_real_photos(tmp_path, capsys):
     size = noisy.image_size[noisy.image]
     assert (noisy.boxes[:, :2] >= 0).all() and (noisy.boxes[:, 2:] <= size).all()
     assert np.all(noisy.boxes[:, 2:] > noisy.boxes[:, :2])
+
+
+@pytest.mark.parametrize("writer", [write_coco, write_voc, write_yolo])
+def test_eta_zero_is_a_lossless_copy_with_its_manifest(tmp_path, capsys, writer):
+    """A grid script looping over η = 0, 0.1, ... must not fail at 0."""
+    source = writer(tmp_path / ("train.json" if writer is write_coco else "labels"))
+    if writer is write_coco:  # an unusual layout, to see it kept byte for byte
+        source.write_text(json.dumps(json.loads(source.read_text()), indent=4) + "\n\n")
+    output = tmp_path / ("out.json" if writer is write_coco else "out")
+    code, _, err = run(["corrupt", source, "--eta", "0", "-o", output], capsys)
+    assert code == 0, err
+    if writer is write_coco:
+        assert output.read_bytes() == source.read_bytes()
+    else:
+        assert digest(output) == digest(source)
+    manifest = json.loads((tmp_path / f"{output.name}.manifest.json").read_text())
+    assert manifest["noise"]["include_crowd"] is False and "eta" not in manifest["noise"]
+    assert run(["corrupt", source], capsys)[0] == 0  # no noise at all: the same copy
+    assert (tmp_path / ("train.noisy-eta0-seed0.json" if writer is write_coco
+                        else "labels-noisy-eta0-seed0")).exists()  # fmt: skip
+
+
+def test_box_fraction_moves_a_seeded_share_of_the_boxes(tmp_path):
+    from noisybox.noise import NoiseConfig, corrupt
+
+    from .datasets import coco_document
+
+    source = write_coco(tmp_path / "train.json", coco_document(images=200, boxes_per_image=5))
+    annotations = read_annotations(source)
+    every, _ = corrupt(annotations, NoiseConfig(eta=0.2), seed=4)
+    some, report = corrupt(annotations, NoiseConfig(eta=0.2, box_fraction=0.3), seed=4)
+    moved = (some.boxes != annotations.boxes).any(axis=1)
+    n = len(annotations)
+    assert report.moved == moved.sum() and abs(moved.mean() - 0.3) < 3 * (0.3 * 0.7 / n) ** 0.5
+    np.testing.assert_array_equal(some.boxes[moved], every.boxes[moved])  # the same noise
+    np.testing.assert_array_equal(some.boxes[~moved], annotations.boxes[~moved])
+    _, none = corrupt(annotations, NoiseConfig(eta=0.2, box_fraction=0.0), seed=4)
+    assert none.moved == 0 and none.mean_iou == 1.0

@@ -291,6 +291,15 @@ def write_coco(annotations: Annotations, changes: Changes) -> bytes:
     Spurious boxes are appended with new ids above the largest integer id.
     """
     source: CocoSource = annotations.source
+    unchanged = (
+        changes.keep.all()
+        and changes.keep_image.all()
+        and not len(changes.added_boxes)
+        and not annotations.skip_invalid
+        and not changes.changed_rows(annotations).any()
+    )
+    if unchanged:  # nothing to change (η = 0): the file as it is, byte for byte
+        return annotations.path.read_bytes()
     document = dict(source.document)
     records = document["annotations"]
     keep_image = changes.keep_image

@@ -47,6 +47,8 @@ class NoiseConfig:
         drop: probability that a box is removed (a missing annotation).
         spurious: probability that a box spawns a spurious box in its image.
         include_crowd: also perturb COCO crowd annotations (left untouched by default).
+        box_fraction: the share of boxes that receive box noise (the "p% of the boxes are
+            noisy" reading of a noise level), chosen per box from the seed; 1 = every box.
     """
 
     eta: float = 0.0
@@ -58,8 +60,11 @@ class NoiseConfig:
     drop: float = 0.0
     spurious: float = 0.0
     include_crowd: bool = False
+    box_fraction: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.box_fraction <= 1:
+            raise NoisyboxError(f"box_fraction must be in [0, 1]; got {self.box_fraction}")
         for name in ("eta", "gaussian", "shift", "scale", "flip", "drop", "spurious"):
             value = getattr(self, name)
             if not (0 <= value < float("inf")):
@@ -82,7 +87,14 @@ class NoiseConfig:
     def describe(self) -> dict:
         """The rates switched on, the confusion weights and ``include_crowd``: what a
         manifest records of the noise."""
-        return {**self.rates(), "confusion": self.confusion, "include_crowd": self.include_crowd}
+        described = {
+            **self.rates(),
+            "confusion": self.confusion,
+            "include_crowd": self.include_crowd,
+        }
+        if self.box_fraction < 1:
+            described["box_fraction"] = self.box_fraction
+        return described
 
 
 @dataclass
@@ -91,12 +103,13 @@ class CorruptionReport:
 
     boxes: int
     images: int
-    perturbed: int
+    perturbed: int  # eligible for noise (valid, not crowd unless asked)
     untouched_crowd: int
     untouched_invalid: int
     clamped: dict[str, int] = field(default_factory=dict)
     clamped_boxes: int = 0
-    mean_iou: float | None = None
+    moved: int = 0  # boxes that received box noise (all eligible ones unless box_fraction)
+    mean_iou: float | None = None  # noisy vs clean over every eligible box
     flipped: int = 0
     dropped: int = 0
     spurious: int = 0
@@ -162,6 +175,9 @@ def corrupt(
         "scale": config.scale,
     }
     if any(box_rates.values()):
+        # which boxes move: a pure function of (seed, box key), so a box's fate does not
+        # depend on the others; every draw below is made for every box alike
+        moved = keyed_uniform(seed, "box-fraction", keys, 1)[:, 0] < config.box_fraction
         normalized = xyxy_to_cxcywh(clean / scale)
         for name, (model, columns) in BOX_MODELS.items():
             if box_rates[name] > 0:
@@ -175,9 +191,13 @@ def corrupt(
         )
         normalized, clamped = enforce_image_constraints(normalized, min_size)
         noisy = quantize(annotations, cxcywh_to_xyxy(normalized) * scale)
+        noisy[~moved] = clean[~moved]
         changes.boxes[rows] = noisy
-        report.clamped = {name: int(mask.sum()) for name, mask in clamped.items()}
-        report.clamped_boxes = int(np.any(list(clamped.values()), axis=0).sum()) if len(rows) else 0
+        report.moved = int(moved.sum())
+        report.clamped = {name: int((mask & moved).sum()) for name, mask in clamped.items()}
+        report.clamped_boxes = (
+            int((np.any(list(clamped.values()), axis=0) & moved).sum()) if len(rows) else 0
+        )
         report.mean_iou = float(elementwise_iou(noisy, clean).mean()) if len(rows) else None
 
     class_ids = np.asarray(sorted(annotations.categories), dtype=np.int64)
