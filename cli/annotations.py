@@ -131,6 +131,13 @@ def corrupt(
         float, typer.Option(help="Probability that a box spawns a spurious one.")
     ] = 0.0,
     include_crowd: Annotated[bool, typer.Option(help="Also perturb COCO crowd boxes.")] = False,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="How a perturbed box is fitted into its image: alpha-iou (equation (5), moved "
+            "inward) or oa-mil (clipped; an emptied box keeps its original)."
+        ),
+    ] = "alpha-iou",
     box_fraction: Annotated[
         float,
         typer.Option(help="Share of the boxes that get box noise, chosen by the seed (1: all)."),
@@ -156,6 +163,7 @@ def corrupt(
         confusion=_load_confusion(confusion),
         include_crowd=include_crowd,
         box_fraction=box_fraction,
+        protocol=protocol,
     )
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
@@ -177,7 +185,7 @@ def corrupt(
     if report.mean_iou is not None:
         rows += [
             (
-                "clamped by eq. (5)",
+                "clamped by eq. (5)" if protocol == "alpha-iou" else f"fitted ({protocol})",
                 f"{report.clamped_boxes:,} "
                 + "("
                 + ", ".join(f"{k} {v:,}" for k, v in report.clamped.items())

@@ -102,6 +102,10 @@ def bench(
     compile_loss: CompileLossOption = False,
     alpha_warmup: AlphaWarmupOption = 0,
     on_invalid: TrainOnInvalidOption = "error",
+    protocol: Annotated[
+        str,
+        typer.Option(help="The noise protocol of the noisy training sets: alpha-iou or oa-mil."),
+    ] = "alpha-iou",
 ) -> None:
     """Train every loss at every noise rate, data fraction and seed; report the robustness.
 
@@ -156,11 +160,16 @@ def bench(
         on_invalid=on_invalid,
         out=str(out),
     )
+    from noisybox.noise.protocols import PROTOCOLS
+
+    if protocol not in PROTOCOLS:
+        raise NoisyboxError(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
     if dry_run:
-        _print_plan(runs, shard_runs, part, preset, base, out, plan_cost(base, shard_runs, out))
+        cost = plan_cost(base, shard_runs, out, protocol)
+        _print_plan(runs, shard_runs, part, preset, base, out, cost)
         return
     with _grid_progress(len(shard_runs)) as on_event:
-        run_grid(base, shard_runs, out, shard=part, on_event=on_event)
+        run_grid(base, shard_runs, out, shard=part, on_event=on_event, protocol=protocol)
     finish_distributed()
     if os.environ.get("RANK", "0") == "0":  # rank 0 of a torchrun group, or no group
         _write_report(out, baseline)

@@ -460,3 +460,16 @@ def test_box_fraction_moves_a_seeded_share_of_the_boxes(tmp_path):
     np.testing.assert_array_equal(some.boxes[~moved], annotations.boxes[~moved])
     _, none = corrupt(annotations, NoiseConfig(eta=0.2, box_fraction=0.0), seed=4)
     assert none.moved == 0 and none.mean_iou == 1.0
+
+
+def test_corrupt_protocol_is_recorded_and_checked(tmp_path, capsys):
+    source = write_coco(tmp_path / "train.json")
+    args = ["corrupt", source, "--eta", "0.3", "--protocol", "oa-mil", "-o", tmp_path / "o.json"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    assert "fitted (oa-mil)" in out
+    manifest = json.loads((tmp_path / "o.json.manifest.json").read_text())
+    assert manifest["noise"]["protocol"] == "oa-mil"
+    assert set(manifest["report"]["clamped"]) == {"clipped", "kept_original"}
+    code, _, err = run([*args[:-2], "--protocol", "una", "-o", tmp_path / "u.json"], capsys)
+    assert code == 2 and "protocol must be one of alpha-iou, oa-mil" in err

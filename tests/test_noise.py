@@ -247,3 +247,71 @@ def test_coco_document_keeps_its_ids_under_noise(tmp_path):
     changes, _ = corrupt(annotations, NoiseConfig(eta=0.2), seed=0)
     written = json.loads(render(annotations, changes))
     assert [a["id"] for a in written["annotations"]] == [a["id"] for a in document["annotations"]]
+
+
+def _oa_mil_reference(boxes, sizes, r, seed):
+    """A vectorized transcription of OA-MIL's generator (github.com/cxliu0/OA-MIL,
+    utils/gen_noisy_voc.py, gen_noisy_gt): numpy's global stream, four draws per box in the
+    order x-offset, y-offset, w-scale, h-scale; clipped to [0, W-1] x [0, H-1]; an emptied box
+    keeps its original."""
+    draws = np.random.RandomState(seed).uniform(-r, r, size=(len(boxes), 4))
+    x1, y1, x2, y2 = boxes.T
+    w, h = x2 - x1, y2 - y1
+    cx, cy = (x1 + x2) / 2 + w * draws[:, 0], (y1 + y2) / 2 + h * draws[:, 1]
+    nw, nh = w * (draws[:, 2] + 1.0), h * (draws[:, 3] + 1.0)
+    noisy = np.stack(
+        [
+            np.maximum(0, cx - nw / 2),
+            np.maximum(0, cy - nh / 2),
+            np.minimum(cx + nw / 2, sizes[:, 0] - 1),
+            np.minimum(cy + nh / 2, sizes[:, 1] - 1),
+        ],
+        axis=1,
+    )
+    empty = (noisy[:, 2] <= noisy[:, 0]) | (noisy[:, 3] <= noisy[:, 1])
+    noisy[empty] = boxes[empty]
+    return noisy
+
+
+def _voc_like(tmp_path, count=3000, seed=0):
+    """VOC-shaped boxes (large, a third touching a border) in 500x375 images, as COCO."""
+    rng = np.random.default_rng(seed)
+    images, records = [], []
+    for index in range(count):
+        w, h = rng.uniform(40, 480), rng.uniform(30, 360)
+        x = 0.0 if rng.random() < 0.15 else rng.uniform(0, 500 - w)
+        y = 375 - h if rng.random() < 0.15 else rng.uniform(0, 375 - h)
+        images.append({"id": index + 1, "file_name": f"{index}.jpg", "width": 500, "height": 375})
+        records.append({"id": index + 1, "image_id": index + 1, "category_id": 1,
+                        "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0})  # fmt: skip
+    document = {"images": images, "annotations": records, "categories": [{"id": 1, "name": "a"}]}
+    return read_annotations(write_coco(tmp_path / "voc_like.json", document))
+
+
+@pytest.mark.parametrize("eta", [0.1, 0.2, 0.3, 0.4])
+def test_oa_mil_protocol_matches_the_authors_generator_in_distribution(tmp_path, eta):
+    from noisybox.boxes import elementwise_iou
+
+    annotations = _voc_like(tmp_path)
+    clean, sizes = annotations.boxes, annotations.image_size[annotations.image]
+    reference = elementwise_iou(_oa_mil_reference(clean, sizes, eta, seed=45), clean)
+    changes, report = corrupt(annotations, NoiseConfig(eta=eta, protocol="oa-mil"), seed=45)
+    ours = elementwise_iou(changes.boxes, clean)
+    error = np.hypot(reference.std(), ours.std()) / np.sqrt(len(clean))
+    assert abs(ours.mean() - reference.mean()) < 4 * error
+    assert report.mean_iou == pytest.approx(ours.mean())
+    assert (changes.boxes[:, 2:] <= sizes - 1 + 1e-9).all() and (changes.boxes >= 0).all()
+
+
+def test_border_boxes_shrink_under_oa_mil_and_move_under_alpha_iou(tmp_path):
+    annotations = _voc_like(tmp_path)
+    clean = annotations.boxes
+    clipped, _ = corrupt(annotations, NoiseConfig(eta=0.3, protocol="oa-mil"), seed=1)
+    moved, _ = corrupt(annotations, NoiseConfig(eta=0.3), seed=1)
+    at_left = clean[:, 0] == 0  # both protocols draw the same numbers for a box
+    width = {name: c.boxes[:, 2] - c.boxes[:, 0] for name, c in (("oa", clipped), ("ai", moved))}
+    pushed_out = at_left & (moved.boxes[:, 0] == 0) & (clipped.boxes[:, 0] == 0)
+    assert pushed_out.sum() > 50
+    # clipping cut them: narrower than under equation (5), which kept the noisy width
+    assert (width["oa"][pushed_out] <= width["ai"][pushed_out] + 1e-9).all()
+    assert (width["oa"][pushed_out] < width["ai"][pushed_out] - 1e-6).mean() > 0.5

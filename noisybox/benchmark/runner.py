@@ -49,9 +49,10 @@ LATER_FIELDS = {"alpha_warmup": 0, "on_invalid": "error"}
 Event = dict[str, object]
 
 
-def settings_of(base: TrainConfig) -> dict:
+def settings_of(base: TrainConfig, protocol: str = "alpha-iou") -> dict:
     """What every run of a grid shares: the training settings (file paths relative to the
-    bench folder ``base.out``) and the data's checksums."""
+    bench folder ``base.out``), the noise protocol (named only when not the α-IoU paper's,
+    so that older results keep their fingerprint) and the data's checksums."""
     config = base.to_json()
     settings = {
         k: v
@@ -59,6 +60,8 @@ def settings_of(base: TrainConfig) -> dict:
         if k not in RUNTIME_FIELDS + GRID_FIELDS
         and not (k in LATER_FIELDS and v == LATER_FIELDS[k])
     }
+    if protocol != "alpha-iou":
+        settings["protocol"] = protocol
     settings["checksums"] = {
         name: checksum(Path(config[name]))
         for name in ("train_annotations", "val_annotations", "train_split", "val_split")
@@ -76,7 +79,11 @@ def fingerprint(settings: dict) -> str:
 
 
 def derive_training_data(
-    base: TrainConfig, spec: RunSpec, data_dir: Path, checksums: dict[str, str]
+    base: TrainConfig,
+    spec: RunSpec,
+    data_dir: Path,
+    checksums: dict[str, str],
+    protocol: str = "alpha-iou",
 ) -> dict[str, str | None]:
     """The training annotations of ``spec`` (subset, then η noise), written once per
     (fraction, η, seed) in the source's format; the settings that point a run at them.
@@ -102,7 +109,7 @@ def derive_training_data(
         output,
         command="bench",
         seed=spec.seed,
-        noise=NoiseConfig(eta=spec.eta),
+        noise=NoiseConfig(eta=spec.eta, protocol=protocol),
         fraction=spec.fraction,
         details={"split": base.train_split, "split_checksum": sources["split"]},
         overwrite=True,
@@ -171,6 +178,7 @@ def run_grid(
     out: Path,
     shard: tuple[int, int] | None = None,
     on_event: Callable[[Event], None] | None = None,
+    protocol: str = "alpha-iou",
 ) -> list[dict]:
     """Train and evaluate every run of ``runs`` not finished yet; return the new records.
 
@@ -184,7 +192,7 @@ def run_grid(
 
     rank, world = init_distributed(base.device)
     emit = on_event if on_event is not None and rank == 0 else (lambda event: None)
-    settings = settings_of(base)
+    settings = settings_of(base, protocol)
     settings_id = fingerprint(settings)
     done = finished_runs(out, settings)
     todo = [spec for spec in runs if spec.run_id not in done]
@@ -229,7 +237,8 @@ def _claim(base: TrainConfig, spec: RunSpec, out: Path, settings: dict) -> tuple
     if spec.run_id in finished_runs(out, settings):  # finished by another process
         release(run_dir)
         return False, None
-    data = derive_training_data(base, spec, out / "data", settings["checksums"])
+    protocol = settings.get("protocol", "alpha-iou")
+    data = derive_training_data(base, spec, out / "data", settings["checksums"], protocol)
     if run_dir.exists() and not (run_dir / "checkpoints" / "last.pt").is_file():
         shutil.rmtree(run_dir)  # cut short before its first checkpoint: start over
     return True, data
@@ -340,7 +349,9 @@ def make_builtin_dataset(data_dir: Path, preset, dry_run: bool = False) -> dict[
     return data_from_folder(folder)
 
 
-def plan_cost(base: TrainConfig, runs: list[RunSpec], out: Path) -> dict:
+def plan_cost(
+    base: TrainConfig, runs: list[RunSpec], out: Path, protocol: str = "alpha-iou"
+) -> dict:
     """What is left of ``runs`` in ``out`` and roughly how long it takes.
 
     The time per run is the mean of the runs finished in ``out`` with these settings where
@@ -351,7 +362,7 @@ def plan_cost(base: TrainConfig, runs: list[RunSpec], out: Path) -> dict:
     from ..training.trainer import select_device, time_training_steps
 
     have_data = Path(base.train_annotations).exists()
-    finished = finished_runs(out, settings_of(base)) if have_data else {}
+    finished = finished_runs(out, settings_of(base, protocol)) if have_data else {}
     timed = [record["run_s"] for record in finished.values()]
     cost = {
         "finished_ids": finished,

@@ -13,13 +13,13 @@ from ..errors import NoisyboxError
 from ..formats import quantize
 from ..keys import keyed_uniform
 from .boxes import (
-    enforce_image_constraints,
     gaussian_box_noise,
     scale_box_noise,
     shift_box_noise,
     uniform_box_noise,
 )
 from .labels import drop_boxes, flip_classes, spurious_boxes
+from .protocols import PROTOCOLS
 
 #: Smallest box width/height after noise, for normalized (YOLO) data; one pixel otherwise.
 MIN_NORMALIZED_SIZE = 1e-6
@@ -49,6 +49,9 @@ class NoiseConfig:
         include_crowd: also perturb COCO crowd annotations (left untouched by default).
         box_fraction: the share of boxes that receive box noise (the "p% of the boxes are
             noisy" reading of a noise level), chosen per box from the seed; 1 = every box.
+        protocol: how a perturbed box is fitted into its image, a key of
+            :data:`~noisybox.noise.protocols.PROTOCOLS`: ``alpha-iou`` (equation (5), boxes
+            moved inward) or ``oa-mil`` (clipped; an emptied box keeps its original).
     """
 
     eta: float = 0.0
@@ -61,8 +64,13 @@ class NoiseConfig:
     spurious: float = 0.0
     include_crowd: bool = False
     box_fraction: float = 1.0
+    protocol: str = "alpha-iou"
 
     def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise NoisyboxError(
+                f"protocol must be one of {', '.join(PROTOCOLS)}; got {self.protocol!r}"
+            )
         if not 0 <= self.box_fraction <= 1:
             raise NoisyboxError(f"box_fraction must be in [0, 1]; got {self.box_fraction}")
         for name in ("eta", "gaussian", "shift", "scale", "flip", "drop", "spurious"):
@@ -94,6 +102,8 @@ class NoiseConfig:
         }
         if self.box_fraction < 1:
             described["box_fraction"] = self.box_fraction
+        if self.protocol != "alpha-iou":
+            described["protocol"] = self.protocol
         return described
 
 
@@ -189,8 +199,10 @@ def corrupt(
             if annotations.units == "normalized"
             else 1.0 / size
         )
-        normalized, clamped = enforce_image_constraints(normalized, min_size)
-        noisy = quantize(annotations, cxcywh_to_xyxy(normalized) * scale)
+        fitted, clamped = PROTOCOLS[config.protocol](
+            normalized, clean, scale, min_size, annotations.units
+        )
+        noisy = quantize(annotations, fitted)
         noisy[~moved] = clean[~moved]
         changes.boxes[rows] = noisy
         report.moved = int(moved.sum())
