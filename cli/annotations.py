@@ -56,18 +56,18 @@ def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
 
 
 def _check_annotation_outputs(
-    annotations, output: Path, inputs: list[Path | None], overwrite: bool
+    annotations, output: Path, inputs: list[Path | None], overwrite: bool, per_box: bool = False
 ) -> None:
-    """Check the output and its manifest beside it before anything is written."""
+    """Check the output and the files beside it (manifest, per-box table) before anything
+    is written."""
     from noisybox.formats import annotation_output
     from noisybox.manifest import manifest_path
     from noisybox.outputs import Output, check_outputs
+    from noisybox.provenance import box_table_path
 
+    beside = [manifest_path(output), *([box_table_path(output)] if per_box else [])]
     check_outputs(
-        [
-            annotation_output(annotations, output),
-            Output(manifest_path(output), sidecar=True),
-        ],
+        [annotation_output(annotations, output), *(Output(p, sidecar=True) for p in beside)],
         [annotations.path, *inputs],
         overwrite,
     )
@@ -91,6 +91,8 @@ def _report(title: str, rows: list[tuple[str, str]], derived, output: Path) -> N
         _print_table(f"{title} (dry run: nothing written)", rows)
         return
     files = [("output", str(output)), ("manifest", str(derived.manifest_file))]
+    if derived.box_table is not None:
+        files.append(("per-box table", str(derived.box_table)))
     _print_table(title, [*rows, *files])
 
 
@@ -138,6 +140,14 @@ def corrupt(
             "inward) or oa-mil (clipped; an emptied box keeps its original)."
         ),
     ] = "alpha-iou",
+    per_box: Annotated[
+        bool,
+        typer.Option(
+            "--per-box",
+            help="Also write OUTPUT.boxes.csv: each box's clean and noisy values, IoU and "
+            "flags (moved, fitted, flipped, dropped, spurious).",
+        ),
+    ] = False,
     box_fraction: Annotated[
         float,
         typer.Option(help="Share of the boxes that get box noise, chosen by the seed (1: all)."),
@@ -168,10 +178,16 @@ def corrupt(
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
     if not dry_run:
-        _check_annotation_outputs(annotations, output, [images, confusion], overwrite)
+        _check_annotation_outputs(annotations, output, [images, confusion], overwrite, per_box)
     run_options = _derive_options(on_invalid, overwrite, dry_run)
     derived = derive_annotations(
-        annotations, output, command="corrupt", seed=seed, noise=config, **run_options
+        annotations,
+        output,
+        command="corrupt",
+        seed=seed,
+        noise=config,
+        per_box=per_box,
+        **run_options,
     )
     report = derived.report
     rows = [

@@ -20,13 +20,15 @@ from .subsample import subsample_images
 @dataclass
 class Derived:
     """What :func:`derive_annotations` made: the changes written, the noise report (``None``
-    without noise), the images kept and the manifest (``manifest_file`` once written)."""
+    without noise), the images kept and the manifest (``manifest_file`` once written, and
+    ``box_table``, the per-box table, when asked for)."""
 
     changes: Changes
     report: CorruptionReport | None
     keep_image: np.ndarray
     manifest: dict
     manifest_file: Path | None = None
+    box_table: Path | None = None
 
 
 def derive_annotations(
@@ -42,6 +44,7 @@ def derive_annotations(
     overwrite: bool = False,
     dry_run: bool = False,
     timestamp: bool = True,
+    per_box: bool = False,
 ) -> Derived:
     """Subset ``annotations`` to ``fraction`` of the images, add ``noise``, and (unless
     ``dry_run``) write the result to ``output`` with ``OUTPUT.manifest.json``.
@@ -52,6 +55,7 @@ def derive_annotations(
     rendered in memory first (any error leaves nothing written), then the manifest is
     written, then the output: a folder cut short still carries noisybox's mark. The caller
     checks the manifest's path with the output's (:func:`noisybox.outputs.check_outputs`).
+    With ``per_box``, the per-box table (:mod:`noisybox.provenance`) is written beside it too.
     """
     changes, report = (
         corrupt(annotations, noise, seed)
@@ -85,6 +89,13 @@ def derive_annotations(
     if not dry_run:
         check_output_path(annotations, output, overwrite)
         rendered = render(annotations, changes)  # any error before a byte is written
+        if per_box:
+            from .provenance import box_table, box_table_path, write_box_table
+
+            table = box_table(annotations, changes, report or CorruptionReport(0, 0, 0, 0, 0))
         derived.manifest_file = write_manifest(manifest, output)
         write_rendered(rendered, output)
+        if per_box:
+            derived.box_table = box_table_path(output)
+            write_box_table(table, derived.box_table)
     return derived

@@ -55,13 +55,26 @@ def check_name(path: Path) -> None:
 
 def written_by_noisybox(path: Path) -> bool:
     """Whether ``path`` is something noisybox wrote: a manifest (a JSON object with
-    ``"tool": "noisybox"``), or a folder that is empty, holds :data:`MARKER`, or has a
-    noisybox manifest beside it."""
+    ``"tool": "noisybox"``), a per-box table (noisybox's header), or a folder that is empty,
+    holds :data:`MARKER`, or has a noisybox manifest beside it."""
     if path.is_dir():
         if not any(path.iterdir()) or (path / MARKER).is_file():
             return True
         return _is_manifest(path.with_name(path.name + ".manifest.json"))
+    if path.suffix == ".csv":
+        return _is_box_table(path)
     return _is_manifest(path)
+
+
+def _is_box_table(path: Path) -> bool:
+    """A per-box table noisybox wrote: its header is exactly noisybox's columns."""
+    from .provenance import COLUMNS
+
+    try:
+        with path.open("rb") as handle:
+            return handle.readline().rstrip(b"\r\n") == ",".join(COLUMNS).encode()
+    except OSError:
+        return False
 
 
 def _is_manifest(path: Path) -> bool:

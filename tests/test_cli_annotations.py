@@ -473,3 +473,40 @@ def test_corrupt_protocol_is_recorded_and_checked(tmp_path, capsys):
     assert set(manifest["report"]["clamped"]) == {"clipped", "kept_original"}
     code, _, err = run([*args[:-2], "--protocol", "una", "-o", tmp_path / "u.json"], capsys)
     assert code == 2 and "protocol must be one of alpha-iou, oa-mil" in err
+
+
+@pytest.mark.parametrize("writer", [write_coco, write_voc])
+def test_per_box_table_has_a_row_per_box_and_the_iou_of_the_written_files(tmp_path, capsys, writer):
+    import pandas as pd
+
+    from noisybox.boxes import elementwise_iou
+
+    source = writer(tmp_path / ("train.json" if writer is write_coco else "Annotations"))
+    output = tmp_path / ("n.json" if writer is write_coco else "n")
+    args = ["corrupt", source, "--eta", "0.3", "--flip", "0.3", "--drop", "0.2",
+            "--spurious", "0.4", "--seed", "2", "--per-box", "-o", output]  # fmt: skip
+    code, _, err = run(args, capsys)
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / f"{output.name}.boxes.csv")
+    clean, noisy = read_annotations(source), read_annotations(output)
+    spurious = table["spurious"]
+    assert len(table) - spurious.sum() == len(clean) and spurious.sum() > 0
+    assert table["dropped"].sum() > 0 and table["flipped"].sum() > 0
+    kept = table[~spurious & ~table["dropped"]]
+    assert len(kept) + spurious.sum() == len(noisy)
+    # the noisy boxes as written, in file order: kept source boxes, then the spurious ones
+    # (COCO appends them at the end, VOC at the end of their image's file)
+    written = {
+        (noisy.image_name[i], tuple(np.round(b, 6)))
+        for i, b in zip(noisy.image.tolist(), noisy.boxes, strict=True)
+    }
+    columns = ["noisy_x1", "noisy_y1", "noisy_x2", "noisy_y2"]
+    rows = {(r.image, tuple(np.round(r[columns].to_numpy(float), 6))) for _, r in table[
+        ~table["dropped"]].iterrows()}  # fmt: skip
+    assert rows == written
+    recomputed = elementwise_iou(
+        kept[columns].to_numpy(float),
+        kept[["clean_x1", "clean_y1", "clean_x2", "clean_y2"]].to_numpy(float),
+    )
+    np.testing.assert_allclose(kept["iou"], recomputed, rtol=0, atol=1e-12)
+    assert (kept["moved"] == (recomputed < 1)).all()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -123,9 +123,18 @@ class CorruptionReport:
     flipped: int = 0
     dropped: int = 0
     spurious: int = 0
+    #: ``(N,)`` bool per annotation row: its box was fitted into the image by the protocol
+    #: (clamped, moved or clipped); not part of :meth:`to_dict`
+    fitted: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: ``(M,)`` the annotation row each spurious box was spawned from
+    spurious_parents: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {
+            item.name: dict(value) if isinstance(value := getattr(self, item.name), dict) else value
+            for item in fields(self)
+            if item.name not in ("fitted", "spurious_parents")
+        }
 
 
 def _confusion_matrix(
@@ -206,6 +215,8 @@ def corrupt(
         noisy[~moved] = clean[~moved]
         changes.boxes[rows] = noisy
         report.moved = int(moved.sum())
+        report.fitted = np.zeros(len(annotations), bool)
+        report.fitted[rows] = np.any(list(clamped.values()), axis=0) & moved if len(rows) else []
         report.clamped = {name: int((mask & moved).sum()) for name, mask in clamped.items()}
         report.clamped_boxes = (
             int((np.any(list(clamped.values()), axis=0) & moved).sum()) if len(rows) else 0
@@ -242,4 +253,5 @@ def corrupt(
         changes.added_category = classes
         changes.added_boxes = quantize(annotations, cxcywh_to_xyxy(new_boxes) * scale[parents])
         report.spurious = len(parents)
+        report.spurious_parents = rows[parents]
     return changes, report

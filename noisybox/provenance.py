@@ -1,0 +1,125 @@
+"""Per-box provenance of a corruption: which box was moved, fitted into its image, flipped,
+dropped or added, and by how much, as a table (``OUTPUT.boxes.csv`` beside a noisy output).
+
+One row per source annotation and one per spurious box added. What label-error detectors
+(cleanlab's ``find_label_issues`` for detection, FiftyOne's mistakenness) need as ground
+truth: the IoU of each noisy box with its clean one is that of the values as written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .annotations import Annotations, Changes
+from .atomic import atomic_write
+from .boxes import elementwise_iou
+from .noise import CorruptionReport
+
+#: the table's columns; boxes are xyxy in the annotations' units (pixels; YOLO: normalized)
+COLUMNS = [
+    "image",
+    "annotation",
+    "class_before",
+    "class_after",
+    "clean_x1",
+    "clean_y1",
+    "clean_x2",
+    "clean_y2",
+    "noisy_x1",
+    "noisy_y1",
+    "noisy_x2",
+    "noisy_y2",
+    "iou",
+    "moved",
+    "fitted",
+    "flipped",
+    "dropped",
+    "spurious",
+]
+
+
+def box_table_path(output: Path) -> Path:
+    """Where the table of ``output`` goes: ``OUTPUT.boxes.csv``."""
+    return output.with_name(output.name + ".boxes.csv")
+
+
+def _annotation_labels(annotations: Annotations) -> list[str]:
+    """Each row's identity: the COCO annotation id, or ``IMAGE#K`` (the K-th box of that
+    image's file, from 0) for VOC and YOLO."""
+    if annotations.format == "coco":
+        records = annotations.source.document["annotations"]
+        return [str(records[r].get("id")) for r in annotations.record.tolist()]
+    order = np.argsort(annotations.image, kind="stable")
+    starts = np.searchsorted(annotations.image[order], annotations.image[order], side="left")
+    position = np.empty(len(order), np.int64)
+    position[order] = np.arange(len(order)) - starts
+    names = annotations.image_name
+    return [
+        f"{names[i]}#{k}"
+        for i, k in zip(annotations.image.tolist(), position.tolist(), strict=True)
+    ]
+
+
+def box_table(annotations: Annotations, changes: Changes, report: CorruptionReport) -> pd.DataFrame:
+    """The per-box table of a corruption (:data:`COLUMNS`)."""
+    names = annotations.categories
+    count = len(annotations)
+    noisy = changes.boxes.astype(np.float64).copy()
+    dropped = ~changes.keep | ~changes.keep_image[annotations.image]
+    noisy[dropped] = np.nan
+    iou = elementwise_iou(np.nan_to_num(noisy), annotations.boxes)
+    iou[dropped] = np.nan
+    moved = (changes.boxes != annotations.boxes).any(axis=1) & ~dropped
+    fitted = report.fitted if report.fitted is not None else np.zeros(count, bool)
+    table = pd.DataFrame(
+        {
+            "image": [annotations.image_name[i] for i in annotations.image.tolist()],
+            "annotation": _annotation_labels(annotations),
+            "class_before": [names.get(c, str(c)) for c in annotations.category.tolist()],
+            "class_after": [names.get(c, str(c)) for c in changes.category.tolist()],
+            **{
+                f"clean_{k}": annotations.boxes[:, i]
+                for i, k in enumerate(("x1", "y1", "x2", "y2"))
+            },
+            **{f"noisy_{k}": noisy[:, i] for i, k in enumerate(("x1", "y1", "x2", "y2"))},
+            "iou": iou,
+            "moved": moved,
+            "fitted": fitted & ~dropped,
+            "flipped": changes.category != annotations.category,
+            "dropped": dropped,
+            "spurious": np.zeros(count, bool),
+        }
+    )
+    added = len(changes.added_boxes)
+    if added:
+        keep = changes.keep_image[changes.added_image]
+        spurious = pd.DataFrame(
+            {
+                "image": [annotations.image_name[i] for i in changes.added_image.tolist()],
+                "annotation": "",
+                "class_before": "",
+                "class_after": [names.get(c, str(c)) for c in changes.added_category.tolist()],
+                **{f"clean_{k}": np.nan for k in ("x1", "y1", "x2", "y2")},
+                **{
+                    f"noisy_{k}": changes.added_boxes[:, i]
+                    for i, k in enumerate(("x1", "y1", "x2", "y2"))
+                },
+                "iou": np.nan,
+                "moved": False,
+                "fitted": False,
+                "flipped": False,
+                "dropped": False,
+                "spurious": True,
+            }
+        )[keep]
+        table = pd.concat([table, spurious], ignore_index=True)
+    return table[COLUMNS]
+
+
+def write_box_table(table: pd.DataFrame, path: Path) -> None:
+    """Write ``table`` as CSV (readable by ``pandas.read_csv`` without options), atomically."""
+    with atomic_write(path) as handle:
+        handle.write(table.to_csv(index=False).encode())
