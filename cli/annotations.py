@@ -136,8 +136,9 @@ def corrupt(
     protocol: Annotated[
         str,
         typer.Option(
-            help="How a perturbed box is fitted into its image: alpha-iou (equation (5), moved "
-            "inward) or oa-mil (clipped; an emptied box keeps its original)."
+            help="The noise protocol, --eta its rate: alpha-iou (the paper's; equation (5) "
+            "moves boxes inward), oa-mil (the same noise, clipped; an emptied box keeps its "
+            "original) or una (r drives drops, relocations, class flips and extra boxes)."
         ),
     ] = "alpha-iou",
     per_box: Annotated[
@@ -212,7 +213,7 @@ def corrupt(
     rows += [
         (name, f"{getattr(report, name):,}")
         for name in ("flipped", "dropped", "spurious")
-        if name in config.rates() or (name == "flipped" and flip)
+        if name in config.rates() or getattr(report, name)
     ]
     _report("noisybox corrupt", rows, derived, output)
 

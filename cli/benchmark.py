@@ -104,7 +104,7 @@ def bench(
     on_invalid: TrainOnInvalidOption = "error",
     protocol: Annotated[
         str,
-        typer.Option(help="The noise protocol of the noisy training sets: alpha-iou or oa-mil."),
+        typer.Option(help="The noise protocol of the noisy training sets: alpha-iou, oa-mil, una."),
     ] = "alpha-iou",
 ) -> None:
     """Train every loss at every noise rate, data fraction and seed; report the robustness.

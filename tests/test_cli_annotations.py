@@ -471,8 +471,8 @@ def test_corrupt_protocol_is_recorded_and_checked(tmp_path, capsys):
     manifest = json.loads((tmp_path / "o.json.manifest.json").read_text())
     assert manifest["noise"]["protocol"] == "oa-mil"
     assert set(manifest["report"]["clamped"]) == {"clipped", "kept_original"}
-    code, _, err = run([*args[:-2], "--protocol", "una", "-o", tmp_path / "u.json"], capsys)
-    assert code == 2 and "protocol must be one of alpha-iou, oa-mil" in err
+    code, _, err = run([*args[:-2], "--protocol", "bogus", "-o", tmp_path / "u.json"], capsys)
+    assert code == 2 and "protocol must be one of alpha-iou, oa-mil, una" in err
 
 
 @pytest.mark.parametrize("writer", [write_coco, write_voc])

@@ -315,3 +315,50 @@ def test_border_boxes_shrink_under_oa_mil_and_move_under_alpha_iou(tmp_path):
     # clipping cut them: narrower than under equation (5), which kept the noisy width
     assert (width["oa"][pushed_out] <= width["ai"][pushed_out] + 1e-9).all()
     assert (width["oa"][pushed_out] < width["ai"][pushed_out] - 1e-6).mean() > 0.5
+
+
+@pytest.mark.parametrize("ratio", [0.1, 0.2, 0.4])
+def test_una_component_counts_and_rates_are_unas(tmp_path, ratio):
+    """Reference: UNA's una_inj.py: int(rN) dropped, int(rN) relocated and reclassed among
+    the rest (a uniform class over all K, own included), round(rN/(1-r)) added round-robin."""
+    from .datasets import coco_document
+
+    document = coco_document(images=300, boxes_per_image=4)
+    annotations = read_annotations(write_coco(tmp_path / "t.json", document))
+    changes, report = corrupt(annotations, NoiseConfig(eta=ratio, protocol="una"), seed=3)
+    n = report.perturbed  # the eligible boxes: crowd ones are left alone
+    k, classes = int(ratio * n), len(annotations.categories)
+    assert report.dropped == k and (~changes.keep).sum() == k
+    assert report.moved == k
+    kept = changes.keep
+    moved = (changes.boxes != annotations.boxes).any(axis=1) & kept
+    assert moved.sum() <= k and moved.sum() > 0.9 * k  # a relocated box can land where it was
+    flipped = (changes.category != annotations.category) & kept
+    expected = k * (classes - 1) / classes
+    assert abs(flipped.sum() - expected) < 4 * np.sqrt(k * (1 / classes) * (1 - 1 / classes))
+    added = round(n * ratio / (1 - ratio))
+    assert report.spurious == added == len(changes.added_boxes)
+    np.testing.assert_array_equal(changes.added_image, np.arange(added) % annotations.num_images)
+    sizes = annotations.image_size[changes.added_image]
+    boxes = changes.added_boxes
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, 2:] <= sizes).all()
+    assert (boxes[:, 2] >= boxes[:, 0]).all() and (boxes[:, 3] >= boxes[:, 1]).all()
+    # relocated corners stay within half a size of the box, clamped to the image
+    x1, _, x2, _ = annotations.boxes[moved].T
+    new = changes.boxes[moved]
+    assert (new[:, 0] >= np.maximum(0, x1 - (x2 - x1) / 2) - 1e-9).all()
+    assert (new[:, 2] <= np.minimum(annotations.image_size[annotations.image[moved], 0],
+                                    x2 + (x2 - x1) / 2) + 1e-9).all()  # fmt: skip
+
+
+def test_una_is_stable_under_a_seed_and_combines_with_other_models(tmp_path):
+    from .datasets import coco_document
+
+    annotations = read_annotations(write_coco(tmp_path / "t.json", coco_document(images=50)))
+    once, _ = corrupt(annotations, NoiseConfig(eta=0.2, protocol="una"), seed=7)
+    again, _ = corrupt(annotations, NoiseConfig(eta=0.2, protocol="una"), seed=7)
+    np.testing.assert_array_equal(once.boxes, again.boxes)
+    np.testing.assert_array_equal(once.keep, again.keep)
+    both, report = corrupt(annotations, NoiseConfig(eta=0.2, protocol="una", drop=0.1), seed=7)
+    assert report.dropped > int(0.2 * len(annotations))  # UNA's drops and noisybox's own
+    assert (~both.keep >= ~once.keep).all()

@@ -20,6 +20,7 @@ from .boxes import (
 )
 from .labels import drop_boxes, flip_classes, spurious_boxes
 from .protocols import PROTOCOLS
+from .una import una_noise
 
 #: Smallest box width/height after noise, for normalized (YOLO) data; one pixel otherwise.
 MIN_NORMALIZED_SIZE = 1e-6
@@ -186,9 +187,34 @@ def corrupt(
     size = annotations.image_size[annotations.image[rows]]
     scale = np.concatenate([size, size], axis=1)
     clean = annotations.boxes[rows]
+    class_ids = np.asarray(sorted(annotations.categories), dtype=np.int64)
+    min_size = (
+        np.full((len(rows), 2), MIN_NORMALIZED_SIZE)
+        if annotations.units == "normalized"
+        else 1.0 / size
+    )
+    start, start_class = clean, annotations.category[rows]
+    una = None
+    if config.protocol == "una" and config.eta > 0:  # --eta is UNA's ratio r
+        una = una_noise(
+            clean,
+            start_class,
+            keys,
+            annotations.image[rows],
+            annotations.image_size,
+            class_ids,
+            config.eta,
+            seed,
+            min_size * size,
+        )
+        start, start_class = quantize(annotations, una.boxes), una.classes
+        changes.boxes[rows] = start
+        changes.keep[rows[una.dropped]] = False
+        changes.category[rows] = start_class
+        report.moved = int(una.relocated.sum())
 
     box_rates = {
-        "uniform": config.eta,
+        "uniform": 0.0 if config.protocol == "una" else config.eta,
         "gaussian": config.gaussian,
         "shift": config.shift,
         "scale": config.scale,
@@ -197,61 +223,68 @@ def corrupt(
         # which boxes move: a pure function of (seed, box key), so a box's fate does not
         # depend on the others; every draw below is made for every box alike
         moved = keyed_uniform(seed, "box-fraction", keys, 1)[:, 0] < config.box_fraction
-        normalized = xyxy_to_cxcywh(clean / scale)
+        normalized = xyxy_to_cxcywh(start / scale)
         for name, (model, columns) in BOX_MODELS.items():
             if box_rates[name] > 0:
                 normalized = model(
                     normalized, box_rates[name], keyed_uniform(seed, name, keys, columns)
                 )
-        min_size = (
-            np.full((len(rows), 2), MIN_NORMALIZED_SIZE)
-            if annotations.units == "normalized"
-            else 1.0 / size
-        )
         fitted, clamped = PROTOCOLS[config.protocol](
-            normalized, clean, scale, min_size, annotations.units
+            normalized, start, scale, min_size, annotations.units
         )
         noisy = quantize(annotations, fitted)
-        noisy[~moved] = clean[~moved]
+        noisy[~moved] = start[~moved]
         changes.boxes[rows] = noisy
-        report.moved = int(moved.sum())
+        report.moved = int((moved | (una.relocated if una is not None else False)).sum())
         report.fitted = np.zeros(len(annotations), bool)
         report.fitted[rows] = np.any(list(clamped.values()), axis=0) & moved if len(rows) else []
         report.clamped = {name: int((mask & moved).sum()) for name, mask in clamped.items()}
         report.clamped_boxes = (
             int((np.any(list(clamped.values()), axis=0) & moved).sum()) if len(rows) else 0
         )
-        report.mean_iou = float(elementwise_iou(noisy, clean).mean()) if len(rows) else None
+    if una is not None or any(box_rates.values()):
+        kept = changes.keep[rows]
+        report.mean_iou = (
+            float(elementwise_iou(changes.boxes[rows][kept], clean[kept]).mean())
+            if kept.any()
+            else None
+        )
 
-    class_ids = np.asarray(sorted(annotations.categories), dtype=np.int64)
     if config.flip > 0:
         matrix = (
             None
             if config.confusion is None
             else _confusion_matrix(annotations, class_ids, config.confusion)
         )
-        flipped = flip_classes(
-            annotations.category[rows],
+        changes.category[rows] = flip_classes(
+            start_class,
             class_ids,
             config.flip,
             keyed_uniform(seed, "flip", keys, 2),
             matrix,
         )
-        changes.category[rows] = flipped
-        report.flipped = int((flipped != annotations.category[rows]).sum())
+    report.flipped = int((changes.category[rows] != annotations.category[rows]).sum())
     if config.drop > 0:
-        changes.keep[rows] = drop_boxes(config.drop, keyed_uniform(seed, "drop", keys, 1))
-        report.dropped = int((~changes.keep[rows]).sum())
+        changes.keep[rows] &= drop_boxes(config.drop, keyed_uniform(seed, "drop", keys, 1))
+    report.dropped = int((~changes.keep[rows]).sum())
+    added = (
+        []
+        if una is None
+        else [(una.added_image, una.added_category, quantize(annotations, una.added_boxes), None)]
+    )
     if config.spurious > 0:
         parents, new_boxes, classes = spurious_boxes(
-            xyxy_to_cxcywh(clean / scale),
+            xyxy_to_cxcywh(start / scale),
             class_ids,
             config.spurious,
             keyed_uniform(seed, "spurious", keys, 6),
         )
-        changes.added_image = annotations.image[rows[parents]]
-        changes.added_category = classes
-        changes.added_boxes = quantize(annotations, cxcywh_to_xyxy(new_boxes) * scale[parents])
-        report.spurious = len(parents)
+        new = quantize(annotations, cxcywh_to_xyxy(new_boxes) * scale[parents])
+        added.append((annotations.image[rows[parents]], classes, new, rows[parents]))
         report.spurious_parents = rows[parents]
+    if added:
+        changes.added_image = np.concatenate([a[0] for a in added]).astype(np.int64)
+        changes.added_category = np.concatenate([a[1] for a in added]).astype(np.int64)
+        changes.added_boxes = np.concatenate([a[2] for a in added]).reshape(-1, 4)
+        report.spurious = len(changes.added_boxes)
     return changes, report

@@ -60,5 +60,11 @@ Protocol = Callable[
     tuple[np.ndarray, dict[str, np.ndarray]],
 ]
 
-#: protocol name -> how it fits a perturbed box into its image
-PROTOCOLS: dict[str, Protocol] = {"alpha-iou": equation_5, "oa-mil": clip_keep_empty}
+#: protocol name -> how it fits a perturbed box into its image. ``una`` is UNA's four kinds of
+#: noise driven by one ratio (:mod:`noisybox.noise.una`); noisybox's own box models added
+#: on top of it are fitted by equation (5)
+PROTOCOLS: dict[str, Protocol] = {
+    "alpha-iou": equation_5,
+    "oa-mil": clip_keep_empty,
+    "una": equation_5,
+}
