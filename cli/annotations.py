@@ -344,3 +344,67 @@ def show(
     noisy_annotations = read_annotations(noisy, format, images_dir=images, on_invalid="keep")
     drawn = draw_comparison(clean, noisy_annotations, images, output, count=count, seed=seed)
     typer.echo(f"wrote {output} ({len(drawn)} images)")
+
+
+def compare(
+    clean: Annotated[Path, typer.Argument(help="The reference annotations (e.g. clean).")],
+    noisy: Annotated[Path, typer.Argument(help="Annotations of the same images to measure.")],
+    format: FormatOption = None,
+    protocol: Annotated[
+        list[str] | None,
+        typer.Option(help="A protocol to find the equivalent η of (repeat; default: all)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Also draw the IoU distribution here (.png/.svg)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+) -> None:
+    """How noisy are NOISY's boxes against CLEAN's: matched IoUs, missing, extra and
+    relabelled boxes, and the equivalent η of each noise protocol."""
+    from noisybox.compare import compare_annotations
+    from noisybox.formats import read_annotations
+    from noisybox.noise.protocols import PROTOCOLS
+    from noisybox.outputs import Output, check_outputs
+
+    chosen = tuple(protocol or PROTOCOLS)
+    unknown = [p for p in chosen if p not in PROTOCOLS]
+    if unknown:
+        raise NoisyboxError(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {unknown[0]}")
+    if output is not None:
+        from noisybox.loss_curves import FIGURE_FORMATS
+
+        if output.suffix.lstrip(".").lower() not in FIGURE_FORMATS:
+            raise NoisyboxError(f"{output}: the figure must end in .{', .'.join(FIGURE_FORMATS)}")
+        check_outputs([Output(output)], [clean, noisy], overwrite)
+    reference = read_annotations(clean, format, on_invalid="skip")
+    measured = read_annotations(noisy, format, on_invalid="skip")
+    result = compare_annotations(reference, measured, chosen)
+    if output is not None:
+        from noisybox.compare import plot_iou_distribution
+
+        plot_iou_distribution(result, output)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    rows = [
+        ("images compared", f"{result.images:,}"),
+        ("boxes", f"{result.clean_boxes:,} clean, {result.noisy_boxes:,} measured"),
+        ("matched", f"{result.matched:,}"),
+        (
+            "mean IoU of matched boxes",
+            "n/a" if result.mean_iou is None else f"{result.mean_iou:.4f}",
+        ),
+        *[(f"IoU {name}", f"{value:.4f}") for name, value in result.iou_quantiles.items()],
+        ("missing (of clean)", f"{result.missing_share:.1%}"),
+        ("extra (of measured)", f"{result.extra_share:.1%}"),
+        ("class changed (of clean)", f"{result.class_changed_share:.1%}"),
+        *[
+            (f"equivalent η ({name})", "beyond 0.6" if eta is None else f"{eta:.3f}")
+            for name, eta in result.equivalent_eta.items()
+        ],
+    ]
+    _print_table(f"noisybox compare: {noisy} against {clean}", rows)
+    if output is not None:
+        typer.echo(f"wrote {output}")
