@@ -10,7 +10,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test lint bench-losses clean
+.PHONY: demo test test-fast lint bench-losses studies clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
+
+## test-fast: the inner loop: everything but whole grids, torchrun and multi-process tests
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+## studies: re-render every committed study (report.md, plots/) and the README tables quoting them
+studies: $(STAMP)
+	$(BIN)/python benchmarks/render_studies.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
