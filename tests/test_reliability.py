@@ -311,6 +311,8 @@ def test_two_bench_processes_on_one_folder_never_repeat_or_destroy_a_run(tmp_pat
         "0",
         "--eta",
         "0.2",
+        "--seed",
+        "0",
         "--max-steps",
         "3",
         "--img-size",
