@@ -332,17 +332,38 @@ def show(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists (never an input).")
     ] = False,
+    boxes: Annotated[
+        Path | None,
+        typer.Option(
+            help="The per-box table of the corruption (NOISY.boxes.csv, from corrupt --per-box):"
+            " colour noisy boxes by what happened to them, dropped ones dashed."
+        ),
+    ] = None,
 ) -> None:
     """Draw clean (left) and noisy (right) boxes over the same images."""
     from noisybox.formats import read_annotations
     from noisybox.outputs import Output, check_outputs
     from noisybox.show import draw_comparison
 
-    check_outputs([Output(output)], [input, noisy, images], overwrite)
+    check_outputs([Output(output)], [input, noisy, images, boxes], overwrite)
+    flags = None
+    if boxes is not None:
+        import pandas as pd
+
+        from noisybox.provenance import COLUMNS
+
+        try:
+            flags = pd.read_csv(boxes)
+        except (OSError, ValueError) as error:
+            raise NoisyboxError(f"{boxes}: cannot read the per-box table: {error}") from None
+        if list(flags.columns) != COLUMNS:
+            raise NoisyboxError(f"{boxes}: not a per-box table of noisybox corrupt --per-box")
 
     clean = read_annotations(input, format, images_dir=images, on_invalid="keep")
     noisy_annotations = read_annotations(noisy, format, images_dir=images, on_invalid="keep")
-    drawn = draw_comparison(clean, noisy_annotations, images, output, count=count, seed=seed)
+    drawn = draw_comparison(
+        clean, noisy_annotations, images, output, count=count, seed=seed, flags=flags
+    )
     typer.echo(f"wrote {output} ({len(drawn)} images)")
 
 

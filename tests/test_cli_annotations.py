@@ -510,3 +510,22 @@ def test_per_box_table_has_a_row_per_box_and_the_iou_of_the_written_files(tmp_pa
     )
     np.testing.assert_allclose(kept["iou"], recomputed, rtol=0, atol=1e-12)
     assert (kept["moved"] == (recomputed < 1)).all()
+
+
+def test_show_colours_boxes_by_their_per_box_flags(tmp_path, capsys):
+    from .datasets import voc_with_images
+
+    source, images = voc_with_images(tmp_path, files=2)
+    noisy = tmp_path / "noisy"
+    args = ["corrupt", source, "--eta", "0.2", "--flip", "0.5", "--drop", "0.3",
+            "--spurious", "0.5", "--per-box", "-o", noisy]  # fmt: skip
+    assert run(args, capsys)[0] == 0
+    figure = tmp_path / "flags.png"
+    show = ["show", source, "--noisy", noisy, "--images", images, "-o", figure]
+    code, _, err = run([*show, "--boxes", tmp_path / "noisy.boxes.csv", "--count", 2], capsys)
+    assert code == 0, err
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    code, _, err = run([*show[:-1], tmp_path / "f2.png", "--boxes", tmp_path / "other.csv"],
+                       capsys)  # fmt: skip
+    assert code == 2 and "not a per-box table" in err and not (tmp_path / "f2.png").exists()
