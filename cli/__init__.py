@@ -36,8 +36,24 @@ app.command()(bench)
 app.command()(report)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from noisybox import __version__
+
+        print(f"noisybox {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_print_version,
+        is_eager=True,
+    ),
+) -> None:
     """Measure how noisy box annotations hurt detectors, and which α-IoU loss helps."""
 
 

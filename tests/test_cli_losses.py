@@ -55,3 +55,10 @@ def test_module_entry_point_runs(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert out.stat().st_size > 10_000
+
+
+def test_version(capsys):
+    from noisybox import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"noisybox {__version__}"
