@@ -34,6 +34,7 @@ from .training import (
     ValAnnOption,
     ValImagesOption,
     WeightsOption,
+    check_out_beside_data,
     data_paths,
 )
 
@@ -131,6 +132,7 @@ def bench(
         seed if seed is not None else list(chosen.seeds),
     )
     shard_runs = select_shard(runs, *part) if part else runs
+    check_out_beside_data(out, data)
     if data or train_ann:
         paths = data_paths(data, train_ann, val_ann, images, val_images)
     else:

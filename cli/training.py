@@ -88,6 +88,14 @@ AlphaWarmupOption = Annotated[
 CompileLossOption = Annotated[bool, typer.Option(help="torch.compile the box loss.")]
 
 
+def check_out_beside_data(out: Path, data: Path | None) -> None:
+    """An ``--out`` folder never goes inside the ``--data`` folder (an input)."""
+    from noisybox.outputs import Output, check_outputs
+
+    if data is not None:
+        check_outputs([Output(out, folder=True)], [data], overwrite=True, replace=False)
+
+
 def data_paths(
     data: Path | None,
     train_ann: Path | None,
@@ -153,6 +161,7 @@ def train(
 
     if epochs is None and max_steps is None:
         epochs = 10
+    check_out_beside_data(out, data)
     config = TrainConfig(
         **data_paths(data, train_ann, val_ann, images, val_images),
         format=format,

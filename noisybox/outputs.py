@@ -42,15 +42,56 @@ class Output:
     sidecar: bool = False
 
 
-def check_name(path: Path) -> None:
-    """Refuse a path with a NUL byte or a part longer than the file system's limit."""
+#: the longest output name: the file system's 255 bytes less what a temporary beside it adds
+OUTPUT_NAME_LIMIT = 200
+
+
+def check_name(path: Path, limit: int = 255) -> None:
+    """Refuse a path with a NUL byte or a part longer than ``limit`` bytes."""
     text = os.fspath(path)
     if "\0" in text:
         raise NoisyboxError(f"{text!r}: a path cannot hold a NUL byte")
-    limit = 255
     for part in Path(text).parts:
         if len(os.fsencode(part)) > limit:
             raise NoisyboxError(f"{part[:40]}…: a file name longer than {limit} bytes")
+
+
+#: the keys that make a ``config.json`` a noisybox run's (run folders of earlier versions
+#: carry no :data:`MARKER`)
+RUN_CONFIG_KEYS = {"train_annotations", "val_annotations", "images", "model", "loss"}
+
+
+def is_run_folder(path: Path) -> bool:
+    """A folder noisybox's trainer or bench wrote: it holds :data:`MARKER`, a run's
+    ``config.json``, or a bench's ``results/`` store."""
+    if (path / MARKER).is_file():
+        return True
+    try:
+        config = json.loads((path / "config.json").read_bytes())
+    except (OSError, ValueError, RecursionError):
+        config = None
+    if isinstance(config, dict) and RUN_CONFIG_KEYS <= config.keys():
+        return True
+    return (path / "results").is_dir() and any((path / "results").glob("*.jsonl"))
+
+
+def check_work_folder(folder: Path, inputs: Iterable[Path | None], what: str) -> None:
+    """Refuse to write a run or bench folder where it could hurt: one that is, holds or lies
+    inside an input, or an existing folder with files noisybox did not write."""
+    check_outputs([Output(folder, folder=True)], inputs, overwrite=True, replace=False)
+    if folder.exists() and any(folder.iterdir()) and not is_run_folder(folder):
+        raise NoisyboxError(
+            f"{folder}: not a {what} folder noisybox wrote (holds {_contents(folder)}); "
+            "choose another --out"
+        )
+
+
+def mark_folder(folder: Path, what: str) -> None:
+    """Put noisybox's mark (:data:`MARKER`) in a folder it writes into."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / MARKER
+    if not marker.exists():
+        marker.write_text(json.dumps({"tool": "noisybox", "folder": what}) + "\n")
 
 
 def written_by_noisybox(path: Path) -> bool:
@@ -98,26 +139,51 @@ def _nearest_existing(path: Path) -> Path:
     return Path("/")
 
 
+def _same_or_inside(inner: Path, outer: Path) -> bool:
+    """Whether ``inner`` is ``outer`` or lies inside it, by path and by file identity (a
+    bind mount or another spelling of the same folder)."""
+    if inner == outer or inner.is_relative_to(outer):
+        return True
+    if not outer.exists():
+        return False
+    for candidate in (inner, *inner.parents):
+        try:
+            if candidate.exists() and os.path.samefile(candidate, outer):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def check_outputs(
-    outputs: Sequence[Output], inputs: Iterable[Path | None], overwrite: bool
+    outputs: Sequence[Output],
+    inputs: Iterable[Path | None],
+    overwrite: bool,
+    replace: bool = True,
 ) -> None:
     """Raise :class:`NoisyboxError` (one line) unless every one of ``outputs`` may be written
     under the rules of this module; ``inputs`` are the paths the command reads (``None``
-    entries are ignored)."""
+    entries are ignored). ``replace=False`` checks only names, places and inputs (a folder
+    that is written into, not replaced)."""
     sources = [Path(p) for p in inputs if p is not None]
     for source in sources:
         check_name(source)
     resolved_sources = [(s, s.resolve()) for s in sources if s.exists()]
     for output in outputs:
         path = output.path
-        check_name(path)
+        check_name(path, OUTPUT_NAME_LIMIT)
+        if not path.name or path.resolve() == Path.cwd().resolve() or path.resolve() == Path("/"):
+            raise NoisyboxError(f"{os.fspath(path) or repr('')}: not a name to write to")
         target = path.resolve()
         for source, real in resolved_sources:
-            if target == real or target.is_relative_to(real) or real.is_relative_to(target):
+            if _same_or_inside(target, real) or _same_or_inside(real, target):
                 raise NoisyboxError(
                     f"{path}: an output must not be, contain or lie inside the input {source}"
                 )
-        if path.is_symlink() or path.exists():
+        if not replace:
+            if path.exists() and not path.is_dir():
+                raise NoisyboxError(f"{path}: exists and is not a folder")
+        elif path.is_symlink() or path.exists():
             if not overwrite:
                 raise NoisyboxError(
                     f"{path}: exists already; choose another output or pass --overwrite"

@@ -162,7 +162,7 @@ def test_sigterm_during_a_write_leaves_no_temporary(tmp_path):
     "output, message",
     [
         ("bad\0name.json", "null byte"),
-        ("x" * 300 + ".json", "longer than 255 bytes"),
+        ("x" * 230 + ".json", "longer than 200 bytes"),
         ("afile/inside.json", "is not a folder"),
     ],
 )
@@ -500,7 +500,8 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, capsys):
     root = _voc_year_with_images(tmp_path / "voc")
     out = tmp_path / "run"
     out.mkdir()
-    (out / "config.json").write_text("{}")  # what a kill before step 100 leaves
+    (out / ".noisybox.json").write_text('{"tool": "noisybox"}')  # what a kill before step
+    (out / "config.json").write_text("{}")  # 100 leaves: the mark, a config, some metrics
     (out / "metrics.jsonl").write_text('{"step": 10, "loss": 9.0}\n')
     lines = []
     result = train_and_evaluate(_toy_train_config(root, out), log=lines.append)
@@ -752,3 +753,31 @@ def test_report_and_figure_outputs_are_checked_before_anything_is_written(tmp_pa
     figure.write_bytes(b"mine")
     code, _, err = run(["losses", "plot", "-o", figure], capsys)
     assert code == 2 and "exists already" in err and figure.read_bytes() == b"mine"
+
+
+def test_train_and_bench_never_write_into_inputs_or_folders_they_did_not_write(
+    tmp_path, shapes, capsys
+):
+    """Found by an adversarial review: --out over an input, or over a user's folder."""
+    import shutil
+
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(shapes / "annotations" / "train.json", project / "train.json")
+    shutil.copy(shapes / "annotations" / "val.json", project / "ground_truth.json")
+    before = digest(project)
+    small = ["--max-steps", "1", "--img-size", "64", "--device", "cpu"]
+    code, _, err = run(["train", "--train-ann", project / "train.json", "--val-ann",
+                        project / "ground_truth.json", "--images", shapes / "images",
+                        *small, "--out", project], capsys)  # fmt: skip
+    assert code == 2 and one_line_error(err) and "the input" in err
+    theirs = tmp_path / "mine"
+    theirs.mkdir()
+    (theirs / "config.json").write_text('{"a": 1}')
+    (theirs / "metrics.jsonl").write_text("precious\n")
+    for command in (["train", "--data", shapes], ["bench", "--data", shapes, "--seed", "0"]):
+        code, _, err = run([*command, *small, "--out", theirs], capsys)
+        assert code == 2 and one_line_error(err) and "not a" in err and "noisybox wrote" in err
+    assert (theirs / "metrics.jsonl").read_text() == "precious\n" and digest(project) == before
+    code, _, err = run(["bench", "--data", shapes, *small, "--out", shapes / "bench"], capsys)
+    assert code == 2 and "the input" in err and not (shapes / "bench").exists()

@@ -113,6 +113,7 @@ def test_run_folder_and_eval_command(tmp_path, shapes, capsys, monkeypatch):
         toy_config(shapes, out, model="retinanet", loss="alpha-ciou"), log=lambda _: None
     )
     assert {p.name for p in out.iterdir()} == {
+        ".noisybox.json",
         "config.json",
         "metrics.jsonl",
         "checkpoints",

@@ -34,6 +34,7 @@ from ..errors import NoisyboxError
 from ..formats import read_annotations
 from ..manifest import checksum, manifest_path
 from ..noise import NoiseConfig
+from ..outputs import check_work_folder, mark_folder
 from ..training.diagnostics import summarize_positive_iou
 from .grid import RunSpec, loss_alpha
 from .locks import acquire, release
@@ -150,6 +151,20 @@ def run_config(base: TrainConfig, spec: RunSpec, out: Path, data: dict[str, str 
     )
 
 
+def check_bench_folder(base: TrainConfig, out: Path) -> None:
+    """Refuse a bench folder that is, holds or lies inside the data (the built-in dataset
+    that bench makes in ``OUT/data`` excepted), or that holds files noisybox did not write."""
+    own = (out / "data").resolve()
+    inputs = [base.train_annotations, base.val_annotations, base.images, base.val_images]
+    inputs += [base.train_split, base.val_split, base.weights]
+    given = [
+        Path(p)
+        for p in inputs
+        if p and p != "imagenet" and not Path(p).resolve().is_relative_to(own)
+    ]
+    check_work_folder(out, given, "bench")
+
+
 def finished_runs(out: Path, settings: dict) -> dict[str, dict]:
     """The records of these settings in ``out`` by run id; an error if ``out`` holds results
     of other settings (a report would compare runs that differ in more than the grid)."""
@@ -192,6 +207,9 @@ def run_grid(
 
     rank, world = init_distributed(base.device)
     emit = on_event if on_event is not None and rank == 0 else (lambda event: None)
+    check_bench_folder(base, out)
+    if rank == 0:
+        mark_folder(out, "bench")
     settings = settings_of(base, protocol)
     settings_id = fingerprint(settings)
     done = finished_runs(out, settings)
@@ -337,7 +355,9 @@ def make_builtin_dataset(data_dir: Path, preset, dry_run: bool = False) -> dict[
     from ..training.trainer import data_from_folder
 
     folder = data_dir / "shapes"
+    check_work_folder(data_dir.parent, [], "bench")
     if not folder.exists() and not dry_run:
+        mark_folder(data_dir.parent, "bench")
         config = ShapesConfig.for_size(preset.shapes_images, preset.shapes_size)
         make_shapes_dataset(folder, config, seed=0)
     if not folder.exists():

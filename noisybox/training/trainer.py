@@ -30,6 +30,7 @@ from ..evaluate import evaluate_detections, mean_matched_iou
 from ..formats import read_annotations
 from ..images import check_images
 from ..losses import AlphaIoULoss, build_loss
+from ..outputs import check_work_folder, mark_folder
 from .classes import class_table
 from .data import DetectionDataset, EpochBatchSampler, collate
 from .diagnostics import alpha_at
@@ -267,6 +268,11 @@ class Trainer:
             raise NoisyboxError("no usable images left in the training or validation set")
 
     def _check_run_dir(self) -> None:
+        config = self.config
+        inputs = [config.train_annotations, config.val_annotations, config.images]
+        inputs += [config.val_images, config.train_split, config.val_split]
+        inputs += [config.weights if config.weights != "imagenet" else None]
+        check_work_folder(self.run_dir, [Path(p) for p in inputs if p], "run")
         config_file = self.run_dir / "config.json"
         checkpoint = self.run_dir / "checkpoints" / "last.pt"
         if config_file.exists() and not checkpoint.is_file() and not self._finished():
@@ -344,7 +350,8 @@ class Trainer:
 
     def train(self) -> None:
         config = self.config
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.rank == 0:
+            mark_folder(self.run_dir, "run")
         if self.resume:
             self._restore()
         elif self.rank == 0:
