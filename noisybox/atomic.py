@@ -99,16 +99,98 @@ def atomic_directory(path: str | os.PathLike[str], overwrite: bool = False) -> I
         raise FileExistsError(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
-    staging = Path(tempfile.mkdtemp(prefix=_prefix(target), dir=target.parent))
+    staging = _staging_folder(target)
     try:
         yield staging
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=_prefix(target) + "old-", dir=target.parent))
-            os.replace(target, retired / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, target)
+        _put_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _staging_folder(target: Path) -> Path:
+    """An empty folder beside ``target``, with the permissions a new folder gets."""
+    staging = Path(tempfile.mkdtemp(prefix=_prefix(target), dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 is for secrets, not datasets
+    return staging
+
+
+def _put_folder(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``, replacing an existing folder there."""
+    if target.exists():
+        retired = Path(tempfile.mkdtemp(prefix=_prefix(target) + "old-", dir=target.parent))
+        os.replace(target, retired / target.name)
+        os.replace(staging, target)
+        shutil.rmtree(retired)
+    else:
+        os.replace(staging, target)
+
+
+class AtomicBatch:
+    """Several files and folders written beside their places first, then renamed into
+    place one after the other by :meth:`commit`: a command killed while writing leaves
+    every target as it was (and temporaries the next write removes), and the targets change
+    within microseconds of each other. Used as a context manager, an exception discards
+    everything staged."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []  # (temporary, target)
+        self._removals: list[Path] = []
+
+    def file(self, target: Path, data: bytes) -> None:
+        """Stage ``data`` for the file ``target``."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        fd, name = tempfile.mkstemp(prefix=_prefix(target), suffix=".tmp", dir=target.parent)
+        self._staged.append((Path(name), target))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(name, 0o644)
+
+    def folder(self, target: Path, files: dict[str, bytes]) -> None:
+        """Stage a folder ``target`` holding ``files`` (``{relative path: bytes}``)."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        staging = _staging_folder(target)
+        self._staged.append((staging, target))
+        for relative, data in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    def remove(self, target: Path) -> None:
+        """Remove ``target`` (a stale file noisybox wrote) when committing."""
+        self._removals.append(Path(target))
+
+    def commit(self) -> None:
+        for temporary, target in self._staged:
+            if temporary.is_dir():
+                _put_folder(temporary, target)
+            else:
+                os.replace(temporary, target)
+        self._staged = []
+        for target in self._removals:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+
+    def discard(self) -> None:
+        for temporary, _ in self._staged:
+            if temporary.is_dir():
+                shutil.rmtree(temporary, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    temporary.unlink()
+        self._staged = []
+
+    def __enter__(self) -> AtomicBatch:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is not None:
+            self.discard()

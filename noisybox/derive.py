@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import Annotations, Changes
-from .formats import check_output_path, render, write_rendered
-from .manifest import build_manifest, write_manifest
+from .atomic import AtomicBatch
+from .formats import check_output_path, render
+from .manifest import build_manifest, manifest_bytes, manifest_path
 from .noise import CorruptionReport, NoiseConfig, corrupt
+from .outputs import written_by_noisybox
+from .provenance import box_table, box_table_path
 from .subsample import subsample_images
 
 
@@ -51,11 +54,12 @@ def derive_annotations(
 
     The manifest records ``command``, ``argv`` (the command line, when one made it), the
     seed, fraction, noise rates and report, counts and ``details``; ``timestamp=False``
-    leaves out the creation time, so the same derivation gives the same bytes. The output is
-    rendered in memory first (any error leaves nothing written), then the manifest is
-    written, then the output: a folder cut short still carries noisybox's mark. The caller
-    checks the manifest's path with the output's (:func:`noisybox.outputs.check_outputs`).
-    With ``per_box``, the per-box table (:mod:`noisybox.provenance`) is written beside it too.
+    leaves out the creation time, so the same derivation gives the same bytes. Everything is
+    rendered in memory first (any error leaves nothing written), staged beside its place,
+    then renamed into place together (:class:`~noisybox.atomic.AtomicBatch`): output,
+    manifest and, with ``per_box``, the per-box table (:mod:`noisybox.provenance`); a stale
+    per-box table of a replaced output is removed. The caller checks the paths first
+    (:func:`noisybox.outputs.check_outputs`).
     """
     changes, report = (
         corrupt(annotations, noise, seed)
@@ -89,13 +93,19 @@ def derive_annotations(
     if not dry_run:
         check_output_path(annotations, output, overwrite)
         rendered = render(annotations, changes)  # any error before a byte is written
-        if per_box:
-            from .provenance import box_table, box_table_path, write_box_table
-
-            table = box_table(annotations, changes, report or CorruptionReport(0, 0, 0, 0, 0))
-        derived.manifest_file = write_manifest(manifest, output)
-        write_rendered(rendered, output)
-        if per_box:
-            derived.box_table = box_table_path(output)
-            write_box_table(table, derived.box_table)
+        boxes_path = box_table_path(output)
+        with AtomicBatch() as batch:
+            if isinstance(rendered, bytes):
+                batch.file(output, rendered)
+            else:
+                batch.folder(output, rendered)
+            derived.manifest_file = manifest_path(output)
+            batch.file(derived.manifest_file, manifest_bytes(manifest))
+            if per_box:
+                table = box_table(annotations, changes, report or CorruptionReport(0, 0, 0, 0, 0))
+                derived.box_table = boxes_path
+                batch.file(boxes_path, table.to_csv(index=False).encode())
+            elif boxes_path.exists() and written_by_noisybox(boxes_path):
+                batch.remove(boxes_path)  # it described the output this one replaces
+            batch.commit()
     return derived

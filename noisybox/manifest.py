@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .atomic import atomic_write
 
 
 def checksum(path: Path) -> str:
@@ -67,8 +66,6 @@ def build_manifest(
     }
 
 
-def write_manifest(manifest: dict[str, Any], output: Path) -> Path:
-    path = manifest_path(output)
-    with atomic_write(path) as handle:
-        handle.write(json.dumps(manifest, indent=2, sort_keys=False).encode() + b"\n")
-    return path
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """A manifest as the bytes of its file."""
+    return json.dumps(manifest, indent=2, sort_keys=False).encode() + b"\n"

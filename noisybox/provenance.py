@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from .annotations import Annotations, Changes
-from .atomic import atomic_write
 from .boxes import elementwise_iou
 from .noise import CorruptionReport
 
@@ -117,9 +116,3 @@ def box_table(annotations: Annotations, changes: Changes, report: CorruptionRepo
         )[keep]
         table = pd.concat([table, spurious], ignore_index=True)
     return table[COLUMNS]
-
-
-def write_box_table(table: pd.DataFrame, path: Path) -> None:
-    """Write ``table`` as CSV (readable by ``pandas.read_csv`` without options), atomically."""
-    with atomic_write(path) as handle:
-        handle.write(table.to_csv(index=False).encode())

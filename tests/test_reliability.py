@@ -781,3 +781,23 @@ def test_train_and_bench_never_write_into_inputs_or_folders_they_did_not_write(
     assert (theirs / "metrics.jsonl").read_text() == "precious\n" and digest(project) == before
     code, _, err = run(["bench", "--data", shapes, *small, "--out", shapes / "bench"], capsys)
     assert code == 2 and "the input" in err and not (shapes / "bench").exists()
+
+
+def test_output_manifest_and_box_table_change_together(tmp_path, capsys):
+    """Found by an adversarial review: a stale per-box table beside a replaced output, and a
+    manifest written long before its output (a kill in between left them disagreeing)."""
+    from noisybox.atomic import AtomicBatch
+
+    source = write_coco(tmp_path / "a.json")
+    output = tmp_path / "m.json"
+    assert run(["corrupt", source, "--eta", "0.1", "-o", output, "--per-box"], capsys)[0] == 0
+    assert run(["corrupt", source, "--eta", "0.3", "-o", output, "--overwrite"], capsys)[0] == 0
+    assert not (tmp_path / "m.json.boxes.csv").exists()  # it described the η = 0.1 output
+    manifest = json.loads((tmp_path / "m.json.manifest.json").read_text())
+    assert manifest["noise"]["eta"] == 0.3
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(RuntimeError), AtomicBatch() as batch:  # killed half-way: no change
+        batch.file(output, b"new output")
+        batch.folder(tmp_path / "folder", {"x.txt": b"x"})
+        raise RuntimeError
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
