@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     except NoisyboxError as error:
         print(f"noisybox: error: {_one_line(str(error))}", file=sys.stderr)
         return 2
+    except OSError as error:  # the file system said no (permissions, a full disk, ...)
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"noisybox: error: {where}{_one_line(error.strerror or str(error))}", file=sys.stderr)
+        return 2
     return 0
 
 

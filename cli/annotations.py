@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +37,8 @@ DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the summary
 
 
 def _default_output(path: Path, tag: str) -> Path:
+    """Beside the input: ``train.noisy-eta0.2-seed0.json``, ``Annotations-noisy-...``."""
+    path = path.absolute() if not path.name else path  # "." names no folder of its own
     if path.is_file():
         return path.with_name(f"{path.stem}.{tag}{path.suffix}")
     return path.with_name(f"{path.name}-{tag}")
@@ -56,18 +59,25 @@ def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
 
 
 def _check_annotation_outputs(
-    annotations, output: Path, inputs: list[Path | None], overwrite: bool, per_box: bool = False
+    annotations,
+    output: Path,
+    inputs: list[Path | None],
+    overwrite: bool,
+    per_box: bool = False,
+    named: bool = True,
 ) -> None:
     """Check the output and the files beside it (manifest, per-box table) before anything
     is written."""
     from noisybox.formats import annotation_output
     from noisybox.manifest import manifest_path
-    from noisybox.outputs import Output, check_outputs
+    from noisybox.outputs import Output, check_output_name, check_outputs
     from noisybox.provenance import box_table_path
 
+    check_output_name(output)
     beside = [manifest_path(output), *([box_table_path(output)] if per_box else [])]
+    main = replace(annotation_output(annotations, output), named=named)
     check_outputs(
-        [annotation_output(annotations, output), *(Output(p, sidecar=True) for p in beside)],
+        [main, *(Output(p, sidecar=True) for p in beside)],
         [annotations.path, *inputs],
         overwrite,
     )
@@ -177,9 +187,11 @@ def corrupt(
         protocol=protocol,
     )
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
+    named = output is not None
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
     if not dry_run:
-        _check_annotation_outputs(annotations, output, [images, confusion], overwrite, per_box)
+        inputs = [images, confusion]
+        _check_annotation_outputs(annotations, output, inputs, overwrite, per_box, named)
     run_options = _derive_options(on_invalid, overwrite, dry_run)
     derived = derive_annotations(
         annotations,
@@ -236,9 +248,10 @@ def subsample(
     from noisybox.formats import read_annotations
 
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
+    named = output is not None
     output = output or _default_output(input, f"subset{fraction:g}-seed{seed}")
     if not dry_run:
-        _check_annotation_outputs(annotations, output, [images], overwrite)
+        _check_annotation_outputs(annotations, output, [images], overwrite, named=named)
     derived = derive_annotations(
         annotations,
         output,

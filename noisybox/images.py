@@ -54,13 +54,16 @@ def read_rgb(path: Path) -> np.ndarray:
     """
     from PIL import Image
 
-    with Image.open(path) as loaded:
-        if loaded.mode.startswith("I;16") or loaded.mode in ("I", "F"):
-            values = np.asarray(loaded, dtype=np.float64)
-            top = 65535.0 if loaded.mode.startswith("I;16") else max(1.0, float(values.max()))
-            gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-            return np.repeat(gray[:, :, None], 3, axis=2)
-        return np.array(loaded.convert("RGB"))
+    try:
+        with Image.open(path) as loaded:
+            if loaded.mode.startswith("I;16") or loaded.mode in ("I", "F"):
+                values = np.asarray(loaded, dtype=np.float64)
+                top = 65535.0 if loaded.mode.startswith("I;16") else max(1.0, float(values.max()))
+                gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+                return np.repeat(gray[:, :, None], 3, axis=2)
+            return np.array(loaded.convert("RGB"))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise NoisyboxError(f"{path}: cannot be decoded ({error})") from None
 
 
 def image_problem(images_dir: Path, name: str) -> str | None:

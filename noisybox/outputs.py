@@ -35,11 +35,14 @@ class Output:
         folder: whether it is a folder (replaced whole) rather than a file.
         sidecar: whether noisybox names it itself beside the main output (a manifest): an
             existing one is replaced only if it is a noisybox manifest.
+        named: whether the user named it; an output noisybox named (the default beside the
+            input) is replaced only if its noisybox manifest is beside it.
     """
 
     path: Path
     folder: bool = False
     sidecar: bool = False
+    named: bool = True
 
 
 #: the longest output name: the file system's 255 bytes less what a temporary beside it adds
@@ -101,7 +104,7 @@ def written_by_noisybox(path: Path) -> bool:
     if path.is_dir():
         if not any(path.iterdir()) or (path / MARKER).is_file():
             return True
-        return _is_manifest(path.with_name(path.name + ".manifest.json"))
+        return _manifest_names(path)
     if path.suffix == ".csv":
         return _is_box_table(path)
     return _is_manifest(path)
@@ -116,6 +119,16 @@ def _is_box_table(path: Path) -> bool:
             return handle.readline().rstrip(b"\r\n") == ",".join(COLUMNS).encode()
     except OSError:
         return False
+
+
+def _manifest_names(path: Path) -> bool:
+    """Whether a noisybox manifest beside ``path`` (``PATH.manifest.json``) names it as its
+    output (a manifest copied beside another file does not)."""
+    manifest = path.with_name(path.name + ".manifest.json")
+    if not _is_manifest(manifest):
+        return False
+    output = json.loads(manifest.read_bytes()).get("output")
+    return isinstance(output, str) and Path(output).name == path.name
 
 
 def _is_manifest(path: Path) -> bool:
@@ -155,6 +168,12 @@ def _same_or_inside(inner: Path, outer: Path) -> bool:
     return False
 
 
+def check_output_name(path: Path) -> None:
+    """Refuse ``.``, ``/``, the empty path or the working folder as something to write."""
+    if not path.name or path.resolve() in (Path.cwd().resolve(), Path("/")):
+        raise NoisyboxError(f"{os.fspath(path) or repr('')}: not a name to write to")
+
+
 def check_outputs(
     outputs: Sequence[Output],
     inputs: Iterable[Path | None],
@@ -172,8 +191,7 @@ def check_outputs(
     for output in outputs:
         path = output.path
         check_name(path, OUTPUT_NAME_LIMIT)
-        if not path.name or path.resolve() == Path.cwd().resolve() or path.resolve() == Path("/"):
-            raise NoisyboxError(f"{os.fspath(path) or repr('')}: not a name to write to")
+        check_output_name(path)
         target = path.resolve()
         for source, real in resolved_sources:
             if _same_or_inside(target, real) or _same_or_inside(real, target):
@@ -201,6 +219,11 @@ def check_outputs(
             if output.sidecar and not written_by_noisybox(path):
                 raise NoisyboxError(
                     f"{path}: exists and is not a noisybox manifest; refusing to replace it"
+                )
+            if not output.named and not _manifest_names(path):
+                raise NoisyboxError(
+                    f"{path}: exists and noisybox did not write it (no manifest of it beside "
+                    "it); refusing to replace it: name an output with -o"
                 )
         parent = _nearest_existing(path)
         if not parent.is_dir():

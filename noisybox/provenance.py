@@ -50,7 +50,10 @@ def _annotation_labels(annotations: Annotations) -> list[str]:
     image's file, from 0) for VOC and YOLO."""
     if annotations.format == "coco":
         records = annotations.source.document["annotations"]
-        return [str(records[r].get("id")) for r in annotations.record.tolist()]
+        return [
+            str(records[r].get("id")) if isinstance(records[r], dict) else f"annotations[{r}]"
+            for r in annotations.record.tolist()
+        ]
     order = np.argsort(annotations.image, kind="stable")
     starts = np.searchsorted(annotations.image[order], annotations.image[order], side="left")
     position = np.empty(len(order), np.int64)

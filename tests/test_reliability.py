@@ -801,3 +801,41 @@ def test_output_manifest_and_box_table_change_together(tmp_path, capsys):
         batch.folder(tmp_path / "folder", {"x.txt": b"x"})
         raise RuntimeError
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_more_cases_an_adversarial_review_found(tmp_path, capsys, monkeypatch):
+    from .datasets import coco_document
+
+    source = write_coco(tmp_path / "a.json")
+    for output in (".", "/", ""):  # not names to write to: one line, nothing written
+        code, _, err = run(["corrupt", source, "--eta", "0.1", "-o", output], capsys)
+        assert code == 2 and one_line_error(err) and "not a name to write to" in err
+    default = tmp_path / "a.noisy-eta0.2-seed0.json"
+    default.write_text("a file of mine at the default output path")
+    code, _, err = run(["corrupt", source, "--eta", "0.2", "--overwrite"], capsys)
+    assert code == 2 and "noisybox did not write it" in err and default.read_text().startswith("a")
+    default.unlink()
+    assert run(["corrupt", source, "--eta", "0.2"], capsys)[0] == 0
+    assert run(["corrupt", source, "--eta", "0.2", "--overwrite"], capsys)[0] == 0  # its own
+    document = coco_document()
+    document["annotations"][0]["id"] = 2**80
+    big = write_coco(tmp_path / "big.json", document)
+    args = ["corrupt", big, "--eta", "0.1", "--spurious", "0.3", "-o", tmp_path / "b.json"]
+    assert run(args, capsys)[0] == 0
+    assert (
+        max(a["id"] for a in json.loads((tmp_path / "b.json").read_text())["annotations"]) > 2**80
+    )
+    voc = write_voc(tmp_path / "voc" / "Annotations", files=1)
+    outside = tmp_path / "outside.xml"
+    (voc / "000000.xml").rename(outside)
+    (voc / "000000.xml").symlink_to(outside)
+    code, _, err = run(["inspect", voc], capsys)
+    assert code == 2 and one_line_error(err) and "leads outside" in err
+    (tmp_path / "sj.xml").write_bytes(b'<?xml version="1.0" encoding="shift_jis"?><annotation/>')
+    code, _, err = run(["inspect", tmp_path / "sj.xml"], capsys)
+    assert code == 2 and one_line_error(err)
+    monkeypatch.chdir(voc)  # `corrupt .` from inside the folder: beside it, not a traceback
+    voc.joinpath("000000.xml").unlink()
+    write_voc(voc, files=1)
+    assert run(["corrupt", ".", "--eta", "0.1"], capsys)[0] == 0
+    assert (voc.parent / "Annotations-noisy-eta0.1-seed0").is_dir()

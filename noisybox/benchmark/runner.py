@@ -68,6 +68,8 @@ def settings_of(base: TrainConfig, protocol: str = "alpha-iou") -> dict:
         for name in ("train_annotations", "val_annotations", "train_split", "val_split")
         if config[name]
     }
+    if config["weights"] and Path(config["weights"]).is_file():  # the initialisation too
+        settings["checksums"]["weights"] = checksum(Path(config["weights"]))
     return settings
 
 

@@ -362,7 +362,10 @@ def write_coco(annotations: Annotations, changes: Changes) -> bytes:
             im for im, keep in zip(document["images"], keep_image, strict=True) if keep
         ]
     if source.standard_json:
-        return orjson.dumps(document, option=orjson.OPT_INDENT_2 if source.indented else 0)
+        try:
+            return orjson.dumps(document, option=orjson.OPT_INDENT_2 if source.indented else 0)
+        except TypeError:  # an integer beyond 64 bits: Python's json writes it
+            pass
     return json.dumps(document, indent=2 if source.indented else None).encode()
 
 

@@ -62,7 +62,7 @@ def _parse(path: Path) -> ET.ElementTree:
         ) from None
     except ET.ParseError as error:
         raise NoisyboxError(f"{path}: not well-formed XML: {error}") from None
-    except LookupError as error:  # encoding="no-such-codec"
+    except (LookupError, ValueError) as error:  # an unknown or multi-byte encoding
         raise NoisyboxError(f"{path}: {error}") from None
     except RecursionError:
         raise NoisyboxError(f"{path}: elements nested too deeply for a VOC file") from None
@@ -86,6 +86,10 @@ def list_voc_files(path: Path, split: Path | None = None) -> list[Path]:
         files = sorted(p for p in path.glob("*.xml") if p.is_file())
     if not files:
         raise NoisyboxError(f"{path}: no .xml annotation files in this folder")
+    root = path.resolve()
+    for file in files:
+        if not file.resolve().is_relative_to(root):
+            raise NoisyboxError(f"{file}: leads outside {path} (a link); not followed")
     return files
 
 
@@ -99,8 +103,11 @@ def _image_size_from_file(images_dir: Path, filename: str) -> tuple[float, float
         return f"filename {filename!r} points outside the image folder {images_dir}; not followed"
     if not candidate.is_file():
         return f"no <size>, and no image {filename!r} in {images_dir}"
-    with Image.open(candidate) as image:
-        return float(image.width), float(image.height)
+    try:
+        with Image.open(candidate) as image:
+            return float(image.width), float(image.height)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        return f"no <size>, and the image {filename!r} cannot be read ({error})"
 
 
 def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = None) -> Annotations:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -151,7 +150,7 @@ def _confusion_matrix(
                 )
         for name, weight in row.items():
             number = isinstance(weight, (int, float)) and not isinstance(weight, bool)
-            if not (number and 0 <= weight < math.inf):
+            if not (number and 0 <= weight < 1e300):  # also no integer beyond a float
                 raise NoisyboxError(
                     f"confusion: weight {true_name!r} -> {name!r} must be a finite number >= 0; "
                     f"got {weight!r}"
