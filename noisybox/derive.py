@@ -16,7 +16,7 @@ from .formats import check_output_path, render
 from .manifest import build_manifest, manifest_bytes, manifest_path
 from .noise import CorruptionReport, NoiseConfig, corrupt
 from .outputs import written_by_noisybox
-from .provenance import box_table, box_table_path
+from .provenance import box_table, box_table_path, table_csv
 from .subsample import subsample_images
 
 
@@ -104,7 +104,7 @@ def derive_annotations(
             if per_box:
                 table = box_table(annotations, changes, report or CorruptionReport(0, 0, 0, 0, 0))
                 derived.box_table = boxes_path
-                batch.file(boxes_path, table.to_csv(index=False).encode())
+                batch.file(boxes_path, table_csv(table))
             elif boxes_path.exists() and written_by_noisybox(boxes_path):
                 batch.remove(boxes_path)  # it described the output this one replaces
             batch.commit()

@@ -119,3 +119,33 @@ def box_table(annotations: Annotations, changes: Changes, report: CorruptionRepo
         )[keep]
         table = pd.concat([table, spurious], ignore_index=True)
     return table[COLUMNS]
+
+
+def _csv_cells(values) -> list[bytes]:
+    """A column's cells as CSV bytes: floats in shortest round-trip form (orjson's, empty for
+    NaN), booleans ``True``/``False``, text quoted where it needs to be."""
+    import orjson
+
+    array = np.asarray(values)
+    if array.dtype.kind == "b":
+        return [b"True" if v else b"False" for v in array.tolist()]
+    if array.dtype.kind in "fiu":
+        text = orjson.dumps(array.astype(np.float64).tolist())[1:-1]
+        return [b"" if cell == b"null" else cell for cell in text.split(b",")] if len(array) else []
+    texts = [str(value) for value in array.tolist()]
+    joined = "\x00".join(texts)
+    if not any(c in joined for c in ',"\n\r'):  # the usual case: nothing to quote
+        return joined.encode().split(b"\x00") if texts else []
+    return [
+        ('"' + t.replace('"', '""') + '"' if any(c in t for c in ',"\n\r') else t).encode()
+        for t in texts
+    ]
+
+
+def table_csv(table: pd.DataFrame) -> bytes:
+    """``table`` as CSV bytes (a header line, then a line per row), as ``pandas.read_csv``
+    reads it back; several times faster than ``DataFrame.to_csv`` on a million rows."""
+    columns = [_csv_cells(table[name].to_numpy()) for name in table.columns]
+    lines = [",".join(table.columns).encode()]
+    lines += [b",".join(row) for row in zip(*columns, strict=True)]
+    return b"\n".join(lines) + b"\n"
