@@ -376,3 +376,22 @@ def test_every_figure_when_the_grid_varies_eta_fraction_and_alpha(tmp_path):
     assert all(path.stat().st_size > 1000 for path in written) and len(written) == 10
     assert write_plots(frame[frame["loss"] != "alpha-iou:2"], tmp_path / "two") != []
     assert not (tmp_path / "two" / "alpha_sweep.png").exists()  # two α values: no sweep
+
+
+def test_the_noise_protocol_is_named_in_the_table(tmp_path):
+    for run_id, loss in (("a", "iou"), ("b", "alpha-iou")):
+        append_record(
+            tmp_path / "results" / "r.jsonl",
+            {
+                "run_id": run_id,
+                "settings": "s",
+                "fraction": 1.0,
+                "eta": 0.2,
+                "seed": 0,
+                "loss": loss,
+                "metrics": dict.fromkeys(METRICS, 10.0),
+                "grid_settings": {"protocol": "oa-mil"},
+            },  # fmt: skip
+        )
+    text = render(robustness_table(load_results(tmp_path)[0]), "markdown")
+    assert "| η = 0.2 (oa-mil) | iou |" in text

@@ -106,6 +106,7 @@ def load_results(results_dir: Path, settings: str | None = None) -> tuple[pd.Dat
             **{k: r[k] for k in ("fraction", "eta", "seed", "loss")},
             "alpha": r.get("alpha"),
             "run_s": r.get("run_s"),
+            "protocol": str((r.get("grid_settings") or {}).get("protocol", "alpha-iou")),
             **{m: _metric(r["metrics"].get(m)) for m in METRICS},
             **_diagnostics(r),
         }
@@ -140,6 +141,7 @@ class RobustnessTable:
     spread: pd.DataFrame
     marked: pd.DataFrame
     info: pd.DataFrame
+    protocol: str = "alpha-iou"
 
     @property
     def is_improvement(self) -> pd.Series:
@@ -194,19 +196,23 @@ def robustness_table(frame: pd.DataFrame, baseline: str | None = None) -> Robust
     def stack(series):
         return pd.DataFrame(series, index=rows, columns=METRICS)
 
+    protocols = frame["protocol"].unique() if "protocol" in frame else ["alpha-iou"]
     return RobustnessTable(
         stack([s.to_numpy() for s in values]),
         stack([s.to_numpy() for s in spread]),
         stack([s.to_numpy(dtype=bool) for s in marked]),
         pd.DataFrame(info, index=rows),
+        protocol=", ".join(map(str, protocols)),
     )
 
 
 def _block_label(table: RobustnessTable, fraction: float, eta: float) -> str:
+    """``η = 0.2``, with the noise protocol named when it is not the α-IoU paper's."""
+    noise = f"η = {eta:g}" + ("" if table.protocol == "alpha-iou" else f" ({table.protocol})")
     return {
-        "eta": f"η = {eta:g}",
+        "eta": noise,
         "fraction": f"{fraction:.0%} data",
-        "both": f"η = {eta:g}, {fraction:.0%} data",
+        "both": f"{noise}, {fraction:.0%} data",
     }[table.block_axis]
 
 
