@@ -87,13 +87,22 @@ def main(argv: list[str] | None = None) -> int:
         print("noisybox: aborted", file=sys.stderr)
         return 130
     except NoisyboxError as error:
-        print(f"noisybox: error: {_one_line(str(error))}", file=sys.stderr)
+        print(f"noisybox: error: {_one_line(_as_flags(error))}", file=sys.stderr)
         return 2
     except OSError as error:  # the file system said no (permissions, a full disk, ...)
         where = f"{error.filename}: " if error.filename else ""
         print(f"noisybox: error: {where}{_one_line(error.strerror or str(error))}", file=sys.stderr)
         return 2
     return 0
+
+
+def _as_flags(error: NoisyboxError) -> str:
+    """The message, with the parameter it is about named by its command-line flag."""
+    message = str(error)
+    parameter = getattr(error, "parameter", None)
+    if parameter and message.startswith(parameter):
+        return "--" + parameter.replace("_", "-") + message[len(parameter) :]
+    return message
 
 
 def _one_line(message: str) -> str:

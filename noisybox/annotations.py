@@ -142,7 +142,7 @@ def apply_on_invalid(annotations: Annotations, on_invalid: str) -> Annotations:
     ``"keep"``: keep them, marked ``valid = False`` (written back untouched, never noised).
     """
     if on_invalid not in ON_INVALID:
-        raise NoisyboxError(f"--on-invalid must be one of {', '.join(ON_INVALID)}")
+        raise NoisyboxError(f"on_invalid must be one of {', '.join(ON_INVALID)}", "on_invalid")
     if not annotations.issues:
         return annotations
     if on_invalid == "error":

@@ -61,7 +61,7 @@ def _backend_classes(backend: str):
         from pycocotools.cocoeval import COCOeval
 
         return COCO, COCOeval
-    raise NoisyboxError(f"--backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    raise NoisyboxError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}", "backend")
 
 
 def _is_number(value: object) -> bool:

@@ -57,9 +57,13 @@ class ShapesConfig:
 
     def __post_init__(self) -> None:
         if self.images < 2:
-            raise NoisyboxError(f"--images must be at least 2 (one per split); got {self.images}")
+            raise NoisyboxError(
+                f"images must be at least 2 (one per split); got {self.images}", "images"
+            )
         if not 16 <= self.image_size <= 4096:
-            raise NoisyboxError(f"--image-size must be in [16, 4096]; got {self.image_size}")
+            raise NoisyboxError(
+                f"image_size must be in [16, 4096]; got {self.image_size}", "image_size"
+            )
         if not 4 <= self.min_size <= self.max_size <= self.image_size:
             raise NoisyboxError("shape sizes must satisfy 4 <= min_size <= max_size <= image_size")
         if not 0 < self.val_fraction < 1:

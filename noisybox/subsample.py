@@ -19,7 +19,7 @@ def subsample_images(annotations: Annotations, fraction: float, seed: int) -> np
     seed the 25% subset lies inside the 50% one.
     """
     if not 0 < fraction <= 1:
-        raise NoisyboxError(f"--fraction must be in (0, 1]; got {fraction}")
+        raise NoisyboxError(f"fraction must be in (0, 1]; got {fraction}", "fraction")
     count = annotations.num_images
     priority = keyed_uniform(seed, "subsample", annotations.image_key, 1)[:, 0]
     order = np.argsort(priority, kind="stable")

@@ -100,7 +100,7 @@ def test_output_rules(tmp_path, capsys):
     assert code == 2 and "inside the input" in err
     assert source.read_bytes() == before
     code, _, err = run(["corrupt", source, "--box-fraction", "1.5"], capsys)
-    assert code == 2 and "box_fraction must be in [0, 1]" in err
+    assert code == 2 and "--box-fraction must be in [0, 1]" in err
 
 
 def _bad_coco(tmp_path, edit):

@@ -208,10 +208,10 @@ def test_drops_and_spurious_boxes():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"eta": -0.1}, "--eta must be a number >= 0"),
-        ({"drop": 1.5}, "at most 1"),
-        ({"scale": 1.0}, "--scale must be below 1"),
-        ({"gaussian": float("nan")}, "--gaussian"),
+        ({"eta": -0.1}, "^eta must be a number >= 0"),
+        ({"drop": 1.5}, "^drop is a probability, at most 1"),
+        ({"scale": 1.0}, "^scale must be below 1"),
+        ({"gaussian": float("nan")}, "^gaussian"),
     ],
 )
 def test_noise_config_rejects_bad_rates(kwargs, message):

@@ -839,3 +839,14 @@ def test_more_cases_an_adversarial_review_found(tmp_path, capsys, monkeypatch):
     write_voc(voc, files=1)
     assert run(["corrupt", ".", "--eta", "0.1"], capsys)[0] == 0
     assert (voc.parent / "Annotations-noisy-eta0.1-seed0").is_dir()
+
+
+def test_library_errors_name_parameters_and_the_cli_shows_flags(capsys):
+    from noisybox.errors import NoisyboxError
+    from noisybox.noise import NoiseConfig
+
+    with pytest.raises(NoisyboxError, match=r"^eta must be a number >= 0") as caught:
+        NoiseConfig(eta=-1)
+    assert caught.value.parameter == "eta"
+    code, _, err = run(["make-dataset", "shapes", "--out", "x", "--image-size", 8], capsys)
+    assert code == 2 and "--image-size must be in [16, 4096]" in err

@@ -63,10 +63,10 @@ def expand_grid(
     """
     for eta in etas:
         if not 0 <= eta < float("inf"):
-            raise NoisyboxError(f"--eta must be a number >= 0; got {eta}")
+            raise NoisyboxError(f"eta must be a number >= 0; got {eta}", "eta")
     for fraction in fractions:
         if not 0 < fraction <= 1:
-            raise NoisyboxError(f"--fraction must be in (0, 1]; got {fraction}")
+            raise NoisyboxError(f"fraction must be in (0, 1]; got {fraction}", "fraction")
     if not (losses and etas and fractions and seeds):
         raise NoisyboxError(
             "the grid is empty: give at least one --loss, --eta, --fraction, --seed"
@@ -86,9 +86,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         part, total = (int(value) for value in text.split("/"))
     except ValueError:
-        raise NoisyboxError(f"--shard {text}: expected K/N, e.g. 1/4") from None
+        raise NoisyboxError(f"shard {text}: expected K/N, e.g. 1/4", "shard") from None
     if not 1 <= part <= total:
-        raise NoisyboxError(f"--shard {text}: K must be between 1 and N")
+        raise NoisyboxError(f"shard {text}: K must be between 1 and N", "shard")
     return part, total
 
 

@@ -69,22 +69,25 @@ class NoiseConfig:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise NoisyboxError(
-                f"protocol must be one of {', '.join(PROTOCOLS)}; got {self.protocol!r}"
+                f"protocol must be one of {', '.join(PROTOCOLS)}; got {self.protocol!r}",
+                "protocol",
             )
         if not 0 <= self.box_fraction <= 1:
-            raise NoisyboxError(f"box_fraction must be in [0, 1]; got {self.box_fraction}")
+            raise NoisyboxError(
+                f"box_fraction must be in [0, 1]; got {self.box_fraction}", "box_fraction"
+            )
         for name in ("eta", "gaussian", "shift", "scale", "flip", "drop", "spurious"):
             value = getattr(self, name)
             if not (0 <= value < float("inf")):
-                raise NoisyboxError(f"--{name} must be a number >= 0; got {value}")
+                raise NoisyboxError(f"{name} must be a number >= 0; got {value}", name)
         for name in ("flip", "drop", "spurious"):
             if getattr(self, name) > 1:
                 raise NoisyboxError(
-                    f"--{name} is a probability, at most 1; got {getattr(self, name)}"
+                    f"{name} is a probability, at most 1; got {getattr(self, name)}", name
                 )
         if self.scale >= 1:
             raise NoisyboxError(
-                f"--scale must be below 1 (a factor of 1 - scale > 0); got {self.scale}"
+                f"scale must be below 1 (a factor of 1 - scale > 0); got {self.scale}", "scale"
             )
 
     def rates(self) -> dict[str, float]:

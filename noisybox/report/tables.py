@@ -162,7 +162,9 @@ def robustness_table(frame: pd.DataFrame, baseline: str | None = None) -> Robust
     """The paper's layout of ``frame`` (from :func:`load_results`)."""
     losses = list(dict.fromkeys(frame["loss"]))
     if baseline is not None and baseline not in losses:
-        raise NoisyboxError(f"--baseline {baseline}: no runs of it (losses: {', '.join(losses)})")
+        raise NoisyboxError(
+            f"baseline {baseline}: no runs of it (losses: {', '.join(losses)})", "baseline"
+        )
     values, spread, marked, info, index = [], [], [], [], []
     blocks = frame.groupby(["fraction", "eta"], sort=False)
     for fraction, eta in sorted(blocks.groups, key=lambda key: (-key[0], key[1])):
@@ -256,7 +258,7 @@ def render(table: RobustnessTable, format: str) -> str:
     """The table as ``markdown``, ``csv`` (numbers, one row per table row), ``latex`` or
     ``html``."""
     if format not in FORMATS:
-        raise NoisyboxError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
+        raise NoisyboxError(f"format must be one of {', '.join(FORMATS)}; got {format!r}", "format")
     return {"markdown": _markdown, "csv": _csv, "latex": _latex, "html": _html}[format](table)
 
 

@@ -299,7 +299,7 @@ def build_backbone(name: str) -> nn.Module:
             returned_layers=[2, 3, 4],
             extra_blocks=Float32P6P7(256, 256),
         )
-    raise NoisyboxError(f"--backbone must be one of {', '.join(BACKBONES)}; got {name!r}")
+    raise NoisyboxError(f"backbone must be one of {', '.join(BACKBONES)}; got {name!r}", "backbone")
 
 
 def load_cached_imagenet_weights(backbone: nn.Module, name: str) -> Path:
@@ -318,7 +318,9 @@ def load_cached_imagenet_weights(backbone: nn.Module, name: str) -> Path:
         "mobilenet_v3": tvm.MobileNet_V3_Large_Weights,
     }
     if name not in enums:
-        raise NoisyboxError(f"--weights imagenet: torchvision has no ImageNet weights for {name!r}")
+        raise NoisyboxError(
+            f"weights imagenet: torchvision has no ImageNet weights for {name!r}", "weights"
+        )
     url = enums[name].IMAGENET1K_V1.url
     path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
     if not path.is_file():
@@ -398,7 +400,7 @@ def build_detector(
         )
         detector.positive_iou = recorder
         return detector
-    raise NoisyboxError(f"--model must be one of {', '.join(MODELS)}; got {model!r}")
+    raise NoisyboxError(f"model must be one of {', '.join(MODELS)}; got {model!r}", "model")
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -140,9 +140,9 @@ def select_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise NoisyboxError("--device cuda: no CUDA device is available here")
+        raise NoisyboxError("device cuda: no CUDA device is available here", "device")
     if name not in ("cpu", "cuda"):
-        raise NoisyboxError(f"--device must be auto, cuda or cpu; got {name!r}")
+        raise NoisyboxError(f"device must be auto, cuda or cpu; got {name!r}", "device")
     return torch.device(name)
 
 
