@@ -395,3 +395,25 @@ def test_the_noise_protocol_is_named_in_the_table(tmp_path):
         )
     text = render(robustness_table(load_results(tmp_path)[0]), "markdown")
     assert "| η = 0.2 (oa-mil) | iou |" in text
+
+
+def test_improvements_compare_the_seeds_both_losses_have(tmp_path):
+    """A grid cut short: iou has seeds 0 and 1, alpha-iou seed 0 only. The improvement is
+    alpha-iou's seed 0 over iou's seed 0, not over the mean of iou's two seeds."""
+    for seed, loss, value in ((0, "iou", 10.0), (1, "iou", 30.0), (0, "alpha-iou", 12.0)):
+        append_record(
+            tmp_path / "results" / "r.jsonl",
+            {
+                "run_id": f"{loss}-{seed}",
+                "settings": "s",
+                "fraction": 1.0,
+                "eta": 0.2,
+                "seed": seed,
+                "loss": loss,
+                "metrics": dict.fromkeys(METRICS, value),
+            },  # fmt: skip
+        )
+    table = robustness_table(load_results(tmp_path)[0])
+    row = table.values.loc[(1.0, 0.2, "alpha-iou vs iou")]
+    assert row["mAP"] == pytest.approx(20.0)  # 12 / 10, not 12 / 20
+    assert table.info.loc[(1.0, 0.2, "alpha-iou vs iou"), "seeds"] == 1

@@ -3,7 +3,8 @@
 A table has one block per (data fraction, noise rate η), one row per loss with AP50 … AP95,
 mAP and mAP75:95 (percent; mean over seeds, ± their standard deviation when there are
 several), and after each loss compared with a baseline a "rel. improv." row:
-``100 · (mean(loss) / mean(baseline) − 1)`` per metric, as in the paper. An improvement is
+``100 · (mean(loss) / mean(baseline) − 1)`` per metric over the seeds both have, as in
+the paper. An improvement is
 *marked* only where it exceeds the seed-to-seed spread: the runs of one seed share their
 noisy training file, so the differences ``loss − baseline`` are paired by seed, and a mark
 needs at least two seeds and ``|mean difference| > std of the differences``.
@@ -181,8 +182,9 @@ def robustness_table(frame: pd.DataFrame, baseline: str | None = None) -> Robust
             if base is None:
                 continue
             reference = by_loss[base]
+            seeds = runs.index.intersection(reference.index)  # compare the same seeds only
             index.append((fraction, eta, f"{loss} vs {base}"))
-            values.append(100 * (runs.mean() / reference.mean() - 1))
+            values.append(100 * (runs.loc[seeds].mean() / reference.loc[seeds].mean() - 1))
             spread.append(runs.mean() * np.nan)
             paired = (runs - reference).dropna()
             marked.append(
