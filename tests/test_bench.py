@@ -411,7 +411,7 @@ def test_improvements_compare_the_seeds_both_losses_have(tmp_path):
                 "seed": seed,
                 "loss": loss,
                 "metrics": dict.fromkeys(METRICS, value),
-            },  # fmt: skip
+            },
         )
     table = robustness_table(load_results(tmp_path)[0])
     row = table.values.loc[(1.0, 0.2, "alpha-iou vs iou")]
