@@ -469,3 +469,15 @@ def test_the_heads_equal_stock_torchvision_with_its_own_box_loss(model, loss):
         torch.testing.assert_close(results[0][0][key], results[1][0][key], rtol=1e-6, atol=1e-7)
     for mine, theirs in zip(results[0][1], results[1][1], strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-7)
+
+
+def test_the_dry_run_timer_builds_the_run_s_own_loss():
+    """time_training_steps used to drop alpha_penalty and compile: one builder serves both."""
+    from noisybox.training.trainer import build_box_loss, time_training_steps
+
+    config = TrainConfig(train_annotations="t", val_annotations="v", images="i",
+                         loss="alpha-ciou", alpha_penalty=1.0, device="cpu", image_size=64,
+                         batch_size=2)  # fmt: skip
+    loss = build_box_loss(config)
+    assert loss.alpha == 3.0 and loss.alpha_penalty == 1.0 and loss.reduction == "sum"
+    assert time_training_steps(config, num_classes=2, steps=1) > 0

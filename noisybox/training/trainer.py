@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -103,34 +104,87 @@ def autocast_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None
     return torch.bfloat16 if bf16 else torch.float16
 
 
+#: gradients are clipped to this norm at every step
+MAX_GRAD_NORM = 10.0
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """The mixed-precision context of a run: ``dtype`` (bf16/fp16) or off (``None``)."""
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+def build_box_loss(config: TrainConfig) -> torch.nn.Module:
+    """The box loss of a run, summed over the positives (the heads normalise it)."""
+    return build_loss(
+        config.loss,
+        alpha=config.alpha,
+        alpha_penalty=config.alpha_penalty,
+        reduction="sum",
+        **({"compile": True} if config.compile_loss else {}),
+    )
+
+
+@dataclass
+class StepResult:
+    """One optimizer step: the detector's losses, their sum, and whether the update was
+    skipped (bf16 gradients that overflowed)."""
+
+    losses: dict[str, torch.Tensor]
+    total: torch.Tensor
+    skipped: bool
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    images: list[torch.Tensor],
+    targets: list[dict],
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+) -> StepResult:
+    """Forward, loss, backward, gradient clipping and the update (the model in train mode;
+    fp16 through ``scaler``; a bf16 step with non-finite gradients is skipped, as fp16's
+    scaler skips one)."""
+    with autocast(device, amp_dtype):
+        losses = model(images, targets)
+    total = sum(losses.values())
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(total).backward()
+    scaler.unscale_(optimizer)
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    norm = torch.nn.utils.clip_grad_norm_(parameters, MAX_GRAD_NORM)
+    skipped = amp_dtype == torch.bfloat16 and not torch.isfinite(norm)
+    if not skipped:
+        scaler.step(optimizer)
+    scaler.update()
+    return StepResult(losses, total, bool(skipped))
+
+
 def time_training_steps(config: TrainConfig, num_classes: int, steps: int = 3) -> float:
     """Seconds per training step of ``config``'s model on its device, measured on random
     images with one box each after one warm-up step (for cost estimates; no data is read)."""
     device = select_device(config.device)
     torch.manual_seed(config.seed)
-    box_loss = build_loss(config.loss, alpha=config.alpha, reduction="sum")
     model = build_detector(
-        config.model, config.backbone, num_classes, config.image_size, box_loss
+        config.model, config.backbone, num_classes, config.image_size, build_box_loss(config)
     ).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    dtype = autocast_dtype(device, config.amp)
+    scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
     size = config.image_size
     images = [torch.rand(3, size, size, device=device) for _ in range(config.batch_size)]
     box = torch.tensor([[size / 4, size / 4, size * 3 / 4, size / 2]], device=device)
     targets = [
         {"boxes": box, "labels": torch.ones(1, dtype=torch.int64, device=device)} for _ in images
     ]
-    dtype = autocast_dtype(device, config.amp)
     model.train()
     for step in range(steps + 1):
         if step == 1:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = sum(model(images, targets).values())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, scaler, images, targets, device, dtype)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - started) / steps
@@ -213,13 +267,7 @@ class Trainer:
                 f"note: {self.train_set.targets.filtered} degenerate training boxes left out "
                 "(every image is kept)"
             )
-        box_loss = build_loss(
-            config.loss,
-            alpha=config.alpha,
-            alpha_penalty=config.alpha_penalty,
-            reduction="sum",
-            **({"compile": True} if config.compile_loss else {}),
-        )
+        box_loss = build_box_loss(config)
         self.alpha_targets = _alpha_warmup_targets(box_loss, config)
         self.box_loss = box_loss
         torch.manual_seed(config.seed)
@@ -400,22 +448,17 @@ class Trainer:
                     {"boxes": t["boxes"].to(self.device), "labels": t["labels"].to(self.device)}
                     for t in targets
                 ]
-                with torch.autocast(
-                    self.device.type,
-                    dtype=self.amp_dtype or torch.float32,
-                    enabled=self.amp_dtype is not None,
-                ):
-                    losses = self.train_model(images, targets)
-                total = sum(losses.values())
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(total).backward()
-                self.scaler.unscale_(self.optimizer)
-                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
-                if self.amp_dtype == torch.bfloat16 and not torch.isfinite(norm):
-                    skipped += 1  # as fp16's gradient scaler does: no step on inf/NaN grads
-                else:
-                    self.scaler.step(self.optimizer)
-                self.scaler.update()
+                result = train_step(
+                    self.train_model,
+                    self.optimizer,
+                    self.scaler,
+                    images,
+                    targets,
+                    self.device,
+                    self.amp_dtype,
+                )
+                losses, total = result.losses, result.total
+                skipped += result.skipped
                 self.step += 1
                 images_seen += len(images) * self.world
                 if logged:
@@ -569,11 +612,7 @@ class Trainer:
         )
         detections = []
         for images, targets in loader:
-            with torch.autocast(
-                self.device.type,
-                dtype=self.amp_dtype or torch.float32,
-                enabled=self.amp_dtype is not None,
-            ):
+            with autocast(self.device, self.amp_dtype):
                 outputs = self.model([image.to(self.device) for image in images])
             for output, target in zip(outputs, targets, strict=True):
                 boxes = (output["boxes"].float().cpu().numpy() / target["scale"]).tolist()
