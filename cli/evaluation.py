@@ -37,7 +37,9 @@ def evaluate(
     from noisybox.evaluate import evaluate_detections
 
     if run is not None:  # the run's own files: evaluable from any working folder
-        gt, dt = run / "ground_truth.json", run / "detections.json"
+        from noisybox.training.run_folder import RunFolder
+
+        gt, dt = RunFolder(run).ground_truth, RunFolder(run).detections
         if not gt.is_file():
             raise NoisyboxError(
                 f"{run}: no ground_truth.json (not a finished run of this noisybox); "

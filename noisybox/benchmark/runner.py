@@ -36,6 +36,7 @@ from ..manifest import checksum, manifest_path
 from ..noise import NoiseConfig
 from ..outputs import check_work_folder, mark_folder
 from ..training.diagnostics import summarize_positive_iou
+from ..training.run_folder import RunFolder
 from .grid import RunSpec, loss_alpha
 from .locks import acquire, release
 from .store import append_record, read_records, results_file
@@ -259,7 +260,7 @@ def _claim(base: TrainConfig, spec: RunSpec, out: Path, settings: dict) -> tuple
         return False, None
     protocol = settings.get("protocol", "alpha-iou")
     data = derive_training_data(base, spec, out / "data", settings["checksums"], protocol)
-    if run_dir.exists() and not (run_dir / "checkpoints" / "last.pt").is_file():
+    if run_dir.exists() and not RunFolder(run_dir).resumable:
         shutil.rmtree(run_dir)  # cut short before its first checkpoint: start over
     return True, data
 
@@ -269,7 +270,7 @@ def _train(base, spec, out, data, index, todo, emit, seconds_per_run):
     from ..training.trainer import train_and_evaluate
 
     run_dir = run_folder(out, spec)
-    resume = (run_dir / "checkpoints" / "last.pt").is_file()
+    resume = RunFolder(run_dir).resumable
     config = run_config(base, spec, out, data)
     emit({"event": "start", "index": index, "todo": len(todo), "run": spec.run_id})
     remaining = len(todo) - index - 1
@@ -293,7 +294,7 @@ def _record(spec, config, settings, settings_id, result, out, seconds) -> dict:
     import torch
 
     logged = [
-        json.loads(line) for line in (Path(config.out) / "metrics.jsonl").read_text().splitlines()
+        json.loads(line) for line in RunFolder(Path(config.out)).metrics.read_text().splitlines()
     ]
     last = logged[-1] if logged else {}
     return {

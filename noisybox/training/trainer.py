@@ -36,6 +36,7 @@ from .classes import class_table
 from .data import DetectionDataset, EpochBatchSampler, collate
 from .diagnostics import alpha_at
 from .models import build_detector, count_parameters, load_cached_imagenet_weights
+from .run_folder import RunFolder
 
 #: below this mAP (percent) a run is reported as having barely learned
 NEAR_ZERO_MAP = 1.0
@@ -230,6 +231,7 @@ class Trainer:
         )
         self.on_step = (lambda record: None) if quiet else (on_step or self._log_step)
         self.run_dir = Path(config.out)
+        self.files = RunFolder(self.run_dir)
         self._check_run_dir()
         if self.world > 1:
             torch.distributed.barrier()  # every rank checked the folder before rank 0 writes
@@ -321,8 +323,8 @@ class Trainer:
         inputs += [config.val_images, config.train_split, config.val_split]
         inputs += [config.weights if config.weights != "imagenet" else None]
         check_work_folder(self.run_dir, [Path(p) for p in inputs if p], "run")
-        config_file = self.run_dir / "config.json"
-        checkpoint = self.run_dir / "checkpoints" / "last.pt"
+        config_file = self.files.config
+        checkpoint = self.files.checkpoint
         if config_file.exists() and not checkpoint.is_file() and not self._finished():
             self.log(  # killed before its first checkpoint: nothing to keep
                 f"note: {self.run_dir} holds a run cut short before its first checkpoint; "
@@ -330,7 +332,7 @@ class Trainer:
             )
             self.resume = False
             if self.rank == 0:
-                (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+                self.files.metrics.unlink(missing_ok=True)
                 config_file.unlink()
             return
         if self.resume:
@@ -351,7 +353,7 @@ class Trainer:
             )
 
     def _finished(self) -> bool:
-        return (self.run_dir / "eval.json").is_file()
+        return self.files.finished
 
     def _load_weights(self, path: Path) -> None:
         if str(path) == "imagenet":
@@ -374,18 +376,16 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "step": self.step,
         }
-        with atomic_write(self.run_dir / "checkpoints" / "last.pt") as handle:
+        with atomic_write(self.files.checkpoint) as handle:
             torch.save(state, handle)
 
     def _restore(self) -> None:
-        state = torch.load(
-            self.run_dir / "checkpoints" / "last.pt", map_location=self.device, weights_only=True
-        )
+        state = torch.load(self.files.checkpoint, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
-        metrics = self.run_dir / "metrics.jsonl"
+        metrics = self.files.metrics
         if metrics.exists() and self.rank == 0:  # forget steps logged after the checkpoint
             lines = [
                 line
@@ -403,7 +403,7 @@ class Trainer:
         if self.resume:
             self._restore()
         elif self.rank == 0:
-            with atomic_write(self.run_dir / "config.json") as handle:
+            with atomic_write(self.files.config) as handle:
                 saved = relative_paths(config.to_json(), self.run_dir)
                 handle.write(json.dumps(saved, indent=2).encode())
         self.log(
@@ -430,7 +430,7 @@ class Trainer:
         )
         self.model.train()
         started, images_seen, first_step, skipped = time.perf_counter(), 0, self.step, 0
-        metrics_path = self.run_dir / "metrics.jsonl" if self.rank == 0 else Path(os.devnull)
+        metrics_path = self.files.metrics if self.rank == 0 else Path(os.devnull)
         board = _tensorboard_writer(self.run_dir) if config.tensorboard and self.rank == 0 else None
         with metrics_path.open("a") as metrics:
             for images, targets in loader:
@@ -634,10 +634,10 @@ class Trainer:
 
     def evaluate(self) -> dict:
         ground_truth = self.ground_truth()
-        with atomic_write(self.run_dir / "ground_truth.json") as handle:  # for eval --run
+        with atomic_write(self.files.ground_truth) as handle:  # for eval --run
             handle.write(json.dumps(ground_truth).encode())
         detections = self.predict()
-        with atomic_write(self.run_dir / "detections.json") as handle:
+        with atomic_write(self.files.detections) as handle:
             handle.write(json.dumps(detections).encode())
         result = {
             **evaluate_detections(ground_truth, detections).to_dict(),
@@ -655,7 +655,7 @@ class Trainer:
             )
             result["warnings"] = [*result["warnings"], warning]
             self.log(f"warning: {self.run_dir}: {warning}")
-        with atomic_write(self.run_dir / "eval.json") as handle:
+        with atomic_write(self.files.evaluation) as handle:
             handle.write(json.dumps(result, indent=2).encode())
         return result
 
@@ -719,7 +719,7 @@ def _tensorboard_writer(run_dir: Path):
         raise NoisyboxError(
             "--tensorboard needs the tensorboard package: pip install tensorboard"
         ) from None
-    return SummaryWriter(str(run_dir / "tensorboard"))
+    return SummaryWriter(str(RunFolder(run_dir).tensorboard))
 
 
 def init_distributed(device: str) -> tuple[int, int]:
