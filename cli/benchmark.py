@@ -182,24 +182,24 @@ def _default_workers(device) -> int:
     return min(8, os.cpu_count() or 1) if device.type == "cuda" else 0
 
 
-def _print_plan(runs, shard_runs, part, preset, base, out: Path, cost: dict) -> None:
+def _print_plan(runs, shard_runs, part, preset, base, out: Path, cost) -> None:
     typer.echo(f"noisybox bench: plan (dry run: nothing written), preset {preset}")
     typer.echo(
         f"  grid: {len(runs)} runs"
         + (f"; shard {part[0]}/{part[1]}: {len(shard_runs)} runs" if part else "")
-        + f"; {cost['finished']} finished in {out}, {cost['todo']} to run"
+        + f"; {cost.finished} finished in {out}, {cost.todo} to run"
     )
     steps = base.max_steps if base.max_steps is not None else f"{base.epochs} epochs"
     typer.echo(
         f"  each: {base.model} + {base.backbone}, {base.image_size} px, batch {base.batch_size}, "
-        f"{steps} steps, on {cost['device']}"
+        f"{steps} steps, on {cost.device}"
     )
     typer.echo(
-        f"  estimated: {cost['seconds_per_run']:.0f} s per run ({cost['basis']}), "
-        f"{_duration(cost['seconds_per_run'] * cost['todo'])} in all"
+        f"  estimated: {cost.seconds_per_run:.0f} s per run ({cost.basis}), "
+        f"{_duration(cost.seconds_per_run * cost.todo)} in all"
     )
     for spec in shard_runs:
-        state = "done" if spec.run_id in cost["finished_ids"] else "todo"
+        state = "done" if spec.run_id in cost.finished_ids else "todo"
         typer.echo(f"  {state}  {spec.run_id}")
 
 

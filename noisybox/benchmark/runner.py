@@ -24,6 +24,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -372,9 +373,28 @@ def make_builtin_dataset(data_dir: Path, preset, dry_run: bool = False) -> dict[
     return data_from_folder(folder)
 
 
+@dataclass(frozen=True)
+class PlanCost:
+    """What is left of a grid and roughly how long it takes.
+
+    Attributes:
+        finished_ids: the run ids finished in the bench folder with these settings.
+        finished, todo: how many of the planned runs are finished, and left.
+        device: where the runs train.
+        seconds_per_run: the estimate, and ``basis``: how it was made.
+    """
+
+    finished_ids: frozenset[str]
+    finished: int
+    todo: int
+    device: str
+    seconds_per_run: float
+    basis: str
+
+
 def plan_cost(
     base: TrainConfig, runs: list[RunSpec], out: Path, protocol: str = "alpha-iou"
-) -> dict:
+) -> PlanCost:
     """What is left of ``runs`` in ``out`` and roughly how long it takes.
 
     The time per run is the mean of the runs finished in ``out`` with these settings where
@@ -387,14 +407,14 @@ def plan_cost(
     have_data = Path(base.train_annotations).exists()
     finished = finished_runs(out, settings_of(base, protocol)) if have_data else {}
     timed = [record["run_s"] for record in finished.values()]
-    cost = {
-        "finished_ids": finished,
+    counts = {
+        "finished_ids": frozenset(finished),
         "finished": sum(spec.run_id in finished for spec in runs),
         "todo": sum(spec.run_id not in finished for spec in runs),
         "device": str(select_device(base.device)),
     }
     if timed:
-        return {**cost, "seconds_per_run": _mean(timed), "basis": f"mean of {len(timed)} runs"}
+        return PlanCost(**counts, seconds_per_run=_mean(timed), basis=f"mean of {len(timed)} runs")
     val_path = Path(base.val_annotations)
     if val_path.exists():
         val = read_annotations(val_path, base.format, split=base.val_split)
@@ -407,8 +427,8 @@ def plan_cost(
         count = count.num_images
     steps = base.total_steps(count, int(os.environ.get("WORLD_SIZE", 1)))
     per_step = time_training_steps(dataclasses.replace(base, loss=runs[0].loss), num_classes)
-    return {
-        **cost,
-        "seconds_per_run": steps * per_step * 1.15,
-        "basis": f"{per_step:.3f} s per step timed here, x {steps} steps, +15%",
-    }
+    return PlanCost(
+        **counts,
+        seconds_per_run=steps * per_step * 1.15,
+        basis=f"{per_step:.3f} s per step timed here, x {steps} steps, +15%",
+    )
