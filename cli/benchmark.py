@@ -234,40 +234,41 @@ def _duration(seconds: float) -> str:
 @contextlib.contextmanager
 def _grid_progress(total: int):
     """Which run, its step and the grid's ETA: a rich display on a terminal, lines otherwise."""
+    from noisybox.benchmark.events import GridLog, GridPlanned, RunDone, RunStarted, RunStep
+
     state = {"label": "", "todo": total}
 
-    def describe(event: dict) -> str | None:
-        kind = event["event"]
-        if kind == "plan":
-            state["todo"] = event["runs"] - event["finished"]
-            return f"bench: {event['runs']} runs, {event['finished']} finished already"
-        if kind == "start":
-            state["label"] = f"run {event['index'] + 1}/{event['todo']} {event['run']}"
+    def describe(event) -> str | None:
+        if isinstance(event, GridPlanned):
+            state["todo"] = event.runs - event.finished
+            return f"bench: {event.runs} runs, {event.finished} finished already"
+        if isinstance(event, RunStarted):
+            state["label"] = f"run {event.index + 1}/{event.todo} {event.run}"
             return state["label"]
-        if kind == "done":
-            metrics = event["record"]["metrics"]
+        if isinstance(event, RunDone):
+            metrics = event.record["metrics"]
             return (
                 f"{state['label']}: mAP {metrics['mAP']:.2f}  mAP75:95 {metrics['mAP75:95']:.2f}"
-                f"  ({event['record']['run_s']:.0f} s)"
+                f"  ({event.record['run_s']:.0f} s)"
             )
-        if kind == "log" and str(event["line"]).startswith(("note:", "warning:")):
-            return f"  {event['line']}"
+        if isinstance(event, GridLog) and event.line.startswith(("note:", "warning:")):
+            return f"  {event.line}"
         return None
 
-    def step_text(event: dict) -> str:
+    def step_text(event: RunStep) -> str:
         return (
-            f"{state['label']}  step {event['step']}/{event['total']}  loss {event['loss']:.4f}"
-            f"  grid ETA {_duration(event['grid_eta_s'])}"
+            f"{state['label']}  step {event.step}/{event.total}  loss {event.loss:.4f}"
+            f"  grid ETA {_duration(event.grid_eta_s)}"
         )
 
     if not sys.stderr.isatty():
 
-        def on_event(event: dict) -> None:  # a step line at every tenth of a run
-            if event["event"] == "step":
-                tenth = event["total"] / 10
-                if int(event["step"] / tenth) == int((event["step"] - 1) / tenth):
+        def on_event(event) -> None:  # a step line at every tenth of a run
+            if isinstance(event, RunStep):
+                tenth = event.total / 10
+                if int(event.step / tenth) == int((event.step - 1) / tenth):
                     return
-            line = step_text(event) if event["event"] == "step" else describe(event)
+            line = step_text(event) if isinstance(event, RunStep) else describe(event)
             if line is not None:
                 typer.echo(line, err=True)
 
@@ -279,8 +280,8 @@ def _grid_progress(total: int):
     console = Console(stderr=True)
     with Live(console=console, transient=True, refresh_per_second=4) as live:
 
-        def on_event(event: dict) -> None:
-            if event["event"] == "step":
+        def on_event(event) -> None:
+            if isinstance(event, RunStep):
                 live.update(step_text(event))
                 return
             line = describe(event)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from noisybox.cli import main
 
+from noisybox.benchmark.events import GridLog, RunDone, RunStep
 from noisybox.benchmark.grid import expand_grid, normalize_loss, parse_shard, select_shard
 from noisybox.benchmark.runner import run_grid
 from noisybox.benchmark.store import append_record, read_records
@@ -148,11 +149,11 @@ def test_an_interrupted_grid_resumes_without_losing_or_repeating_runs(tmp_path, 
 
     def kill_in_run_three(event):
         seen.append(event)
-        if event["event"] == "step" and event["step"] == 3 and len(seen_done(seen)) == 2:
+        if isinstance(event, RunStep) and event.step == 3 and len(seen_done(seen)) == 2:
             raise KeyboardInterrupt  # in run 3, after its step-2 checkpoint
 
     def seen_done(events):
-        return [e for e in events if e["event"] == "done"]
+        return [e for e in events if isinstance(e, RunDone)]
 
     with pytest.raises(KeyboardInterrupt):
         run_grid(base_config(shapes), runs, tmp_path, on_event=kill_in_run_three)
@@ -160,7 +161,8 @@ def test_an_interrupted_grid_resumes_without_losing_or_repeating_runs(tmp_path, 
     events = []
     new = run_grid(base_config(shapes), runs, tmp_path, on_event=events.append)
     assert [r["run_id"] for r in new] == [run.run_id for run in runs[2:]]
-    assert any("resumed" in str(e.get("line")) and "at step 2" in e["line"] for e in events)
+    lines = [e.line for e in events if isinstance(e, GridLog)]
+    assert any("resumed" in line and "at step 2" in line for line in lines)
     records, _ = read_records(tmp_path)
     assert sorted(r["run_id"] for r in records) == sorted(whole_grid)
     for record in records:  # bit-identical to the uninterrupted grid

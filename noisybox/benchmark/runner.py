@@ -38,6 +38,7 @@ from ..noise import NoiseConfig
 from ..outputs import check_work_folder, mark_folder
 from ..training.diagnostics import summarize_positive_iou
 from ..training.run_folder import RunFolder
+from .events import Event, GridLog, GridPlanned, RunDone, RunStarted, RunStep
 from .grid import RunSpec, loss_alpha
 from .locks import acquire, release
 from .store import append_record, read_records, results_file
@@ -48,8 +49,6 @@ GRID_FIELDS = ("loss", "alpha", "alpha_penalty", "seed")
 #: TrainConfig fields added after results stores were in use, with their default: at that
 #: default a field is left out of the settings, so that older results still match
 LATER_FIELDS = {"alpha_warmup": 0, "on_invalid": "error"}
-
-Event = dict[str, object]
 
 
 def settings_of(base: TrainConfig, protocol: str = "alpha-iou") -> dict:
@@ -203,8 +202,7 @@ def run_grid(
 
     ``base`` is a ``TrainConfig`` holding the data and the training settings; each run sets
     its loss and seed, and its training annotations for η > 0 or a fraction below 1.
-    ``on_event`` receives ``{"event": "plan" | "start" | "step" | "done" | "log", ...}``
-    dictionaries for a progress display (``step`` ones carry ``grid_eta_s``).
+    ``on_event`` receives the grid's events (:mod:`.events`) for a progress display.
     Under ``torchrun`` every process runs the grid and rank 0 alone writes.
     """
     from ..training.trainer import init_distributed
@@ -218,7 +216,7 @@ def run_grid(
     settings_id = fingerprint(settings)
     done = finished_runs(out, settings)
     todo = [spec for spec in runs if spec.run_id not in done]
-    emit({"event": "plan", "runs": len(runs), "finished": len(runs) - len(todo)})
+    emit(GridPlanned(runs=len(runs), finished=len(runs) - len(todo)))
     store = results_file(out, shard)
     seconds_per_run: list[float] = []
     records = []
@@ -233,7 +231,7 @@ def run_grid(
             torch.distributed.broadcast_object_list(shared)
             claimed, data = shared[0]
         if not claimed:
-            emit({"event": "log", "line": f"note: {spec.run_id} is done or running elsewhere"})
+            emit(GridLog(f"note: {spec.run_id} is done or running elsewhere"))
             continue
         try:
             result, config = _train(base, spec, out, data, index, todo, emit, seconds_per_run)
@@ -246,7 +244,7 @@ def run_grid(
         record = _record(spec, config, settings, settings_id, result, out, seconds_per_run[-1])
         append_record(store, record)
         records.append(record)
-        emit({"event": "done", "index": index, "todo": len(todo), "record": record})
+        emit(RunDone(index, len(todo), record))
     return records
 
 
@@ -273,19 +271,20 @@ def _train(base, spec, out, data, index, todo, emit, seconds_per_run):
     run_dir = run_folder(out, spec)
     resume = RunFolder(run_dir).resumable
     config = run_config(base, spec, out, data)
-    emit({"event": "start", "index": index, "todo": len(todo), "run": spec.run_id})
+    emit(RunStarted(index, len(todo), spec.run_id))
     remaining = len(todo) - index - 1
 
     def on_step(record: dict) -> None:
         per_run = _mean(seconds_per_run) or (
             record["eta_s"] / max(1e-9, 1 - record["step"] / record["total"])
         )
-        emit({**record, "event": "step", "grid_eta_s": record["eta_s"] + remaining * per_run})
+        grid_eta = record["eta_s"] + remaining * per_run
+        emit(RunStep(record["step"], record["total"], record["loss"], record["eta_s"], grid_eta))
 
     result = train_and_evaluate(
         config,
         resume=resume,
-        log=lambda line: emit({"event": "log", "line": line}),
+        log=lambda line: emit(GridLog(line)),
         on_step=on_step,
     )
     return result, config
