@@ -28,10 +28,12 @@ LOSSES: dict[str, dict[str, float | str]] = {
     "giou": {"kind": "giou", "alpha": 1.0},
     "diou": {"kind": "diou", "alpha": 1.0},
     "ciou": {"kind": "ciou", "alpha": 1.0},
+    "eiou": {"kind": "eiou", "alpha": 1.0},
     "alpha-iou": {"kind": "iou", "alpha": 3.0},
     "alpha-giou": {"kind": "giou", "alpha": 3.0},
     "alpha-diou": {"kind": "diou", "alpha": 3.0},
     "alpha-ciou": {"kind": "ciou", "alpha": 3.0},
+    "alpha-eiou": {"kind": "eiou", "alpha": 3.0},
     "l1": {"beta": 0.0},
     "smooth-l1": {"beta": 1.0 / 9.0},
 }

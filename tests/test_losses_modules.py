@@ -32,10 +32,12 @@ def test_registry_names_are_the_documented_ones():
         "giou",
         "diou",
         "ciou",
+        "eiou",
         "alpha-iou",
         "alpha-giou",
         "alpha-diou",
         "alpha-ciou",
+        "alpha-eiou",
         "l1",
         "smooth-l1",
     }

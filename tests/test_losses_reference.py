@@ -1,5 +1,6 @@
 """α = 1 equals torchvision.ops; formats, reductions and shapes behave like torchvision's."""
 
+import numpy as np
 import pytest
 import torch
 import torchvision.ops as tv
@@ -103,7 +104,7 @@ def test_alpha_penalty_only_changes_the_penalty_term():
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"kind": "eiou"}, "kind must be one of"),
+        ({"kind": "siou-someday"}, "kind must be one of"),
         ({"alpha": 0.0}, "alpha must be > 0"),
         ({"alpha": float("nan")}, "alpha must be > 0"),
         ({"alpha_penalty": -1.0}, "alpha_penalty must be > 0"),
@@ -120,3 +121,54 @@ def test_bad_arguments_raise_clear_errors(arguments, message):
 def test_wrong_shape_is_rejected():
     with pytest.raises(ValueError, match=r"shape \(\.\.\., 4\)"):
         alpha_iou_loss(torch.zeros(3, 5), torch.zeros(3, 5))
+
+
+def _eiou_reference(b, g, alpha=1.0, alpha_penalty=None):
+    """EIoU (Zhang et al. 2022, eq. (9)), one pair, float64, written out from the paper:
+    1 - IoU + rho^2/c^2 + (w - w_g)^2/c_w^2 + (h - h_g)^2/c_h^2; with the alpha-IoU rule the
+    IoU term is IoU^alpha and each penalty is raised to alpha_penalty."""
+    alpha_penalty = alpha if alpha_penalty is None else alpha_penalty
+    eps = 1e-7
+    (x1, y1, x2, y2), (u1, v1, u2, v2) = b, g
+    iw = max(0.0, min(x2, u2) - max(x1, u1))
+    ih = max(0.0, min(y2, v2) - max(y1, v1))
+    inter = iw * ih
+    union = (x2 - x1) * (y2 - y1) + (u2 - u1) * (v2 - v1) - inter
+    iou = inter / (union + eps)
+    cw, ch = max(x2, u2) - min(x1, u1), max(y2, v2) - min(y1, v1)
+    rho = ((x1 + x2) / 2 - (u1 + u2) / 2) ** 2 + ((y1 + y2) / 2 - (v1 + v2) / 2) ** 2
+    terms = [
+        rho / (cw**2 + ch**2 + eps),
+        ((x2 - x1) - (u2 - u1)) ** 2 / (cw**2 + eps),
+        ((y2 - y1) - (v2 - v1)) ** 2 / (ch**2 + eps),
+    ]
+
+    def power(x, a):  # the library's convention: exact at a = 1, 0 at or below eps otherwise
+        return x if a == 1 else (0.0 if x <= eps else x**a)
+
+    return 1 - power(iou, alpha) + sum(power(t, alpha_penalty) for t in terms)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 3.0, 0.5])
+def test_eiou_equals_the_papers_formula(alpha):
+    rng = np.random.default_rng(3)
+    corners = rng.uniform(0, 50, (200, 4))
+    pred = np.stack([corners[:, 0], corners[:, 1], corners[:, 0] + rng.uniform(0.5, 40, 200),
+                     corners[:, 1] + rng.uniform(0.5, 40, 200)], axis=1)  # fmt: skip
+    target = pred + rng.normal(0, 8, (200, 4))
+    target[:, 2:] = np.maximum(target[:, 2:], target[:, :2] + 0.5)
+    special = [  # nested, disjoint, identical, coincident centres
+        ([0, 0, 10, 10], [2, 2, 8, 8]),
+        ([0, 0, 1, 1], [5, 5, 7, 9]),
+        ([3, 4, 9, 12], [3, 4, 9, 12]),
+        ([0, 0, 10, 4], [3, -3, 7, 7]),
+    ]
+    pred = np.concatenate([pred, [p for p, _ in special]])
+    target = np.concatenate([target, [t for _, t in special]])
+    name = "eiou" if alpha == 1.0 else f"alpha-eiou:{alpha:g}"
+    from noisybox.losses import build_loss
+
+    found = build_loss(name, reduction="none")(torch.tensor(pred), torch.tensor(target))
+    expected = [_eiou_reference(p, t, alpha) for p, t in zip(pred, target, strict=True)]
+    np.testing.assert_allclose(found.numpy(), expected, rtol=1e-9, atol=1e-12)
+    assert found[-2].item() == pytest.approx(0.0, abs=1e-6)  # identical boxes

@@ -18,7 +18,7 @@ from ._utils import (
     _reduce,
 )
 
-KINDS = ("iou", "giou", "diou", "ciou")
+KINDS = ("iou", "giou", "diou", "ciou", "eiou")
 
 
 def _pairwise_iou(corners1: Tensor, corners2: Tensor, eps: float) -> tuple[Tensor, Tensor]:
@@ -61,6 +61,12 @@ def _alpha_iou_columns(
     loss = loss + _power(center_dist_sq / diagonal_sq, alpha_penalty, eps)
     if kind == "diou":
         return loss
+    if kind == "eiou":  # each side's gap over the enclosing box's side, squared
+        width_gap = ((x2 - x1) - (gx2 - gx1)) ** 2 / (enclosing_w**2 + eps)
+        height_gap = ((y2 - y1) - (gy2 - gy1)) ** 2 / (enclosing_h**2 + eps)
+        return (
+            loss + _power(width_gap, alpha_penalty, eps) + _power(height_gap, alpha_penalty, eps)
+        )
     angle_gap = _aspect_angle(gx2 - gx1, gy2 - gy1) - _aspect_angle(x2 - x1, y2 - y1)
     v = (4 / math.pi**2) * angle_gap**2
     beta = (v / (1 - iou + v + eps)).detach()
@@ -99,6 +105,12 @@ def alpha_iou_loss(
     - ``giou``: :math:`1 - IoU^{\alpha_1} + (|C \setminus (B \cup G)| / |C|)^{\alpha_2}`
     - ``diou``: :math:`1 - IoU^{\alpha_1} + (\rho^2(b, g) / c^2)^{\alpha_2}`
     - ``ciou``: :math:`1 - IoU^{\alpha_1} + (\rho^2(b, g) / c^2)^{\alpha_2} + (\beta v)^{\alpha_2}`
+    - ``eiou``: :math:`1 - IoU^{\alpha_1} + (\rho^2(b, g) / c^2)^{\alpha_2} +
+      ((w - w_g)^2 / c_w^2)^{\alpha_2} + ((h - h_g)^2 / c_h^2)^{\alpha_2}`, the EIoU loss of
+      Zhang et al. ("Focal and Efficient IOU Loss", Neurocomputing 2022, eq. (9)) with the
+      α-IoU rule (each additive penalty to ``alpha_penalty``); :math:`c_w, c_h` are the
+      enclosing box's width and height. mmdetection's ``EIoULoss`` is another loss under
+      the same name (a smooth-L1-like term on the corner offsets), not this one.
 
     where C is the smallest box enclosing B and G, :math:`\rho` the distance between their
     centres, c the diagonal of C, :math:`v = \frac{4}{\pi^2}(\arctan\frac{w_g}{h_g} -
@@ -115,7 +127,7 @@ def alpha_iou_loss(
         boxes1: predicted boxes, shape ``(..., 4)``, in ``box_format``, any units (pixels or
             normalized) as long as both inputs share them.
         boxes2: target boxes, broadcastable against ``boxes1``.
-        kind: ``"iou"``, ``"giou"``, ``"diou"`` or ``"ciou"``.
+        kind: ``"iou"``, ``"giou"``, ``"diou"``, ``"ciou"`` or ``"eiou"``.
         alpha: power of the IoU term, > 0 (the paper uses 3).
         alpha_penalty: power of the penalty term, > 0; defaults to ``alpha``.
         box_format: ``"xyxy"`` (corners), ``"xywh"`` (top-left corner and size) or
