@@ -32,6 +32,9 @@ def evaluate(
         str, typer.Option(help="faster (faster-coco-eval) or pycocotools.")
     ] = "faster",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    per_class: Annotated[
+        bool, typer.Option("--per-class", help="Also print AP, AP50, AP75 and AR100 per class.")
+    ] = False,
 ) -> None:
     """Evaluate detections: AP50 … AP95, mAP, mAP75:95, APs/m/l, AR100, in percent."""
     from noisybox.evaluate import evaluate_detections
@@ -66,6 +69,17 @@ def evaluate(
         console.print(_row_table(title, cells))
     matches = {name: f"{count:,}" for name, count in result.matches.items()}
     console.print(_row_table("detections matching a ground truth (Figure 2)", matches))
+    if per_class:
+        table = Table(title="per class (%)", title_justify="left", box=box.SIMPLE_HEAD)
+        for column in ("id", "class", "boxes", "AP", "AP50", "AP75", "AR100"):
+            table.add_column(column, justify="left" if column == "class" else "right")
+        for category, row in result.per_class.items():
+            cells = [
+                "n/a" if row[k] is None else f"{row[k]:.2f}"
+                for k in ("AP", "AP50", "AP75", "AR100")
+            ]
+            table.add_row(category, row["name"] or "", f"{row['ground_truths']:,}", *cells)
+        console.print(table)
 
 
 def _row_table(title: str, cells: dict[str, str]) -> Table:

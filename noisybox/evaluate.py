@@ -33,6 +33,10 @@ class Evaluation:
     ``None``, n/a, for a range without ground truth, where pycocotools says -1) and
     ``AR100`` (recall with up to 100 detections per image, averaged over thresholds).
 
+    ``per_class``: by category id (as text, JSON's keys), the class's name, ground-truth
+    count, AP (50:95), AP50, AP75 and AR100 in percent (``None`` without ground truth): the
+    per-class slices of COCOeval's precision and recall. Noise can hurt small classes first.
+
     ``matches``: the paper's Figure 2 statistic, ``{"IoU>=0.5": n, …}``: how many
     detections match a ground-truth box at each threshold. Each threshold is matched on its
     own, the COCO way (per image and class, highest score first, each ground truth taken at
@@ -46,6 +50,7 @@ class Evaluation:
     ground_truths: int
     backend: str
     warnings: list[str] = field(default_factory=list)
+    per_class: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -348,4 +353,26 @@ def evaluate_detections(
         t = int(np.argmin(np.abs(thresholds - threshold)))
         found = np.clip(recall[t, :, 0, last], 0, None)
         result.matches[f"IoU>={threshold}"] = round(float((found * per_class).sum()))
+    names = {c["id"]: str(c.get("name", c["id"])) for c in gt_document["categories"]}
+    result.per_class = {
+        str(category): _class_metrics(precision, recall, k, last, names.get(category), count)
+        for k, (category, count) in enumerate(zip(category_order, per_class, strict=True))
+    }
     return result
+
+
+def _class_metrics(
+    precision: np.ndarray, recall: np.ndarray, k: int, last: int, name: str | None, boxes: float
+) -> dict:
+    """AP (50:95), AP50, AP75 and AR100 of class ``k`` (percent; ``None`` without ground
+    truth), from COCOeval's arrays: the per-class slices of the all-class metrics."""
+    per_threshold = [_mean_valid(precision[t, :, k, 0, last]) for t in range(len(precision))]
+    have = [ap for ap in per_threshold if ap is not None]
+    return {
+        "name": name,
+        "ground_truths": int(boxes),
+        "AP": float(np.mean(have)) if have else None,
+        "AP50": per_threshold[0],
+        "AP75": per_threshold[5],
+        "AR100": _mean_valid(recall[:, k, 0, last]),
+    }

@@ -204,3 +204,42 @@ def test_eval_command(tmp_path, case, capsys):
         main(["eval", "--gt", str(tmp_path / "gt.json"), "--dt", str(tmp_path / "bad.json")]) == 2
     )
     assert "a COCO results file is a JSON list" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_per_class_metrics_are_pycocotools_per_class_slices(seed, capsys):
+    """Reference: pycocotools' own precision/recall arrays, sliced per class."""
+    from noisybox.cli import main
+
+    from .datasets import pycocotools_eval
+    from .test_diagnostics import _random_coco
+
+    truth, found = _random_coco(np.random.default_rng(seed))
+    reference = pycocotools_eval(truth, found, summarize=True)
+    precision, recall = reference.eval["precision"], reference.eval["recall"]
+    for backend in ("faster", "pycocotools"):
+        per_class = evaluate_detections(truth, found, backend).per_class
+        for k, category in enumerate(reference.params.catIds):
+            row = per_class[str(category)]
+            slices = precision[:, :, k, 0, -1]
+            ap = [s[s > -1].mean() * 100 for s in slices if (s > -1).any()]
+            assert row["AP"] == pytest.approx(np.mean(ap))
+            assert row["AP50"] == pytest.approx(ap[0]) and row["AP75"] == pytest.approx(ap[5])
+            kept = recall[:, k, 0, -1]
+            assert row["AR100"] == pytest.approx(kept[kept > -1].mean() * 100)
+    import json
+
+    from .datasets import write_coco
+
+    def run(tmp):
+        write_coco(tmp / "gt.json", truth)
+        (tmp / "dt.json").write_text(json.dumps(found))
+        return main(["eval", "--gt", str(tmp / "gt.json"), "--dt", str(tmp / "dt.json"),
+                     "--per-class"])  # fmt: skip
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        assert run(Path(folder)) == 0
+    assert "per class (%)" in capsys.readouterr().out

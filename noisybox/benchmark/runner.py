@@ -310,6 +310,7 @@ def _record(spec, config, settings, settings_id, result, out, seconds) -> dict:
         "ground_truths": result["ground_truths"],
         "detections": result["detections"],
         "ignored_boxes": result.get("ignored_boxes"),
+        "per_class": result.get("per_class"),
         "warnings": result.get("warnings", []),
         "diagnostics": {
             "positive_iou": summarize_positive_iou(logged),

@@ -64,9 +64,7 @@ def _alpha_iou_columns(
     if kind == "eiou":  # each side's gap over the enclosing box's side, squared
         width_gap = ((x2 - x1) - (gx2 - gx1)) ** 2 / (enclosing_w**2 + eps)
         height_gap = ((y2 - y1) - (gy2 - gy1)) ** 2 / (enclosing_h**2 + eps)
-        return (
-            loss + _power(width_gap, alpha_penalty, eps) + _power(height_gap, alpha_penalty, eps)
-        )
+        return loss + _power(width_gap, alpha_penalty, eps) + _power(height_gap, alpha_penalty, eps)
     angle_gap = _aspect_angle(gx2 - gx1, gy2 - gy1) - _aspect_angle(x2 - x1, y2 - y1)
     v = (4 / math.pi**2) * angle_gap**2
     beta = (v / (1 - iou + v + eps)).detach()
