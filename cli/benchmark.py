@@ -313,6 +313,10 @@ def report(
             "its first characters), where the folder holds several."
         ),
     ] = None,
+    per_class: Annotated[
+        bool,
+        typer.Option("--per-class", help="Also print AP, AP75 and AR100 per class, loss and η."),
+    ] = False,
 ) -> None:
     """The robustness tables of a bench: one block per noise rate and data fraction, a row per
     loss (AP50 … AP95, mAP, mAP75:95), and each α-variant's relative improvement."""
@@ -329,6 +333,11 @@ def report(
         typer.echo(text)
     else:
         write_text(output, text + "\n")
+    if per_class:
+        from noisybox.report.tables import per_class_table
+
+        table = per_class_table(results_dir, settings).round(2)
+        typer.echo("\nper class (%, mean over seeds)\n" + table.to_string())
         typer.echo(f"wrote {output}", err=True)
     if plots is not None:
         from noisybox.report.plots import write_plots

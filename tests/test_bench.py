@@ -419,3 +419,31 @@ def test_improvements_compare_the_seeds_both_losses_have(tmp_path):
     row = table.values.loc[(1.0, 0.2, "alpha-iou vs iou")]
     assert row["mAP"] == pytest.approx(20.0)  # 12 / 10, not 12 / 20
     assert table.info.loc[(1.0, 0.2, "alpha-iou vs iou"), "seeds"] == 1
+
+
+def test_report_per_class(tmp_path, capsys):
+    for seed, loss, ap in ((0, "iou", 40.0), (1, "iou", 50.0), (0, "alpha-iou", 30.0)):
+        append_record(
+            tmp_path / "results" / "r.jsonl",
+            {
+                "run_id": f"{loss}-{seed}",
+                "settings": "s",
+                "fraction": 1.0,
+                "eta": 0.2,
+                "seed": seed,
+                "loss": loss,
+                "metrics": dict.fromkeys(METRICS, 10.0),
+                "per_class": {
+                    "1": {"name": "cat", "AP": ap, "AP75": ap / 2, "AR100": 60.0},
+                    "2": {"name": "dog", "AP": None, "AP75": None, "AR100": None},
+                },
+            },
+        )
+    from noisybox.report.tables import per_class_table
+
+    table = per_class_table(tmp_path)
+    assert table.loc[(1.0, 0.2, "cat", "iou"), "AP"] == 45.0
+    assert table.loc[(1.0, 0.2, "cat", "iou"), "seeds"] == 2
+    assert np.isnan(table.loc[(1.0, 0.2, "dog", "alpha-iou"), "AP"])
+    assert main(["report", str(tmp_path), "--per-class"]) == 0
+    assert "per class" in capsys.readouterr().out

@@ -351,3 +351,36 @@ def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_write(path) as handle:
         handle.write(text.encode())
+
+
+def per_class_table(results_dir: Path, settings: str | None = None) -> pd.DataFrame:
+    """AP (50:95), AP75 and AR100 per class, loss and noise rate: mean over seeds, from the
+    ``per_class`` field of each run record (runs without it are left out). Index: fraction,
+    eta, class, loss; columns: the metrics and ``seeds``."""
+    records, _ = read_records(Path(results_dir))
+    groups = settings_groups(records)
+    chosen = next((k for k in groups if settings and k.startswith(settings)), None)
+    if len(groups) > 1 and chosen is None:
+        raise NoisyboxError(
+            f"{results_dir}: holds runs of several settings: pick one with --settings"
+        )
+    rows = [
+        {
+            "fraction": r["fraction"],
+            "eta": r["eta"],
+            "loss": r["loss"],
+            "class": values.get("name") or category,
+            **{m: _metric(values.get(m)) for m in ("AP", "AP75", "AR100")},
+        }
+        for r in groups[chosen or next(iter(groups))]
+        if isinstance(r.get("per_class"), dict)
+        for category, values in r["per_class"].items()
+        if isinstance(values, dict)
+    ]
+    if not rows:
+        raise NoisyboxError(f"{results_dir}: no run records with per-class results")
+    frame = pd.DataFrame(rows)
+    grouped = frame.groupby(["fraction", "eta", "class", "loss"], sort=True)
+    table = grouped[["AP", "AP75", "AR100"]].mean()
+    table["seeds"] = grouped.size()
+    return table
