@@ -54,12 +54,14 @@ def test_missing_extra_and_relabelled_boxes_are_counted(synthetic):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (SHARED / "face-mask").is_dir(), reason="shared face-mask absent")
+@pytest.mark.parametrize("name", ["face-mask", "neu-det"])
 @pytest.mark.parametrize("protocol", ["alpha-iou", "oa-mil", "una"])
-def test_compare_recovers_eta_on_real_photos_within_0_02(protocol):
+def test_compare_recovers_eta_on_real_photos_within_0_02(protocol, name):
     from noisybox.compare import eta_curve, invert_curve
 
-    clean = read_annotations(SHARED / "face-mask" / "annotations")
+    if not (SHARED / name).is_dir():
+        pytest.skip(f"shared {name} absent")
+    clean = read_annotations(SHARED / name / "annotations")
     curve = eta_curve(clean, protocol)  # simulated with seed 0; the corruptions use others
     for eta, seed in ((0.1, 21), (0.2, 22), (0.3, 23)):
         found = compare_annotations(clean, noisy_copy(clean, protocol, eta, seed), ())
