@@ -380,21 +380,16 @@ def test_every_figure_when_the_grid_varies_eta_fraction_and_alpha(tmp_path):
     assert not (tmp_path / "two" / "alpha_sweep.png").exists()  # two α values: no sweep
 
 
+def store_run(folder, loss, seed=0, value=10.0, **extra):
+    """Append a run record of ``loss`` at η = 0.2 with every metric ``value``."""
+    record = {"run_id": f"{loss}-{seed}", "settings": "s", "fraction": 1.0, "eta": 0.2,
+              "seed": seed, "loss": loss, "metrics": dict.fromkeys(METRICS, value)}  # fmt: skip
+    append_record(folder / "results" / "r.jsonl", {**record, **extra})
+
+
 def test_the_noise_protocol_is_named_in_the_table(tmp_path):
-    for run_id, loss in (("a", "iou"), ("b", "alpha-iou")):
-        append_record(
-            tmp_path / "results" / "r.jsonl",
-            {
-                "run_id": run_id,
-                "settings": "s",
-                "fraction": 1.0,
-                "eta": 0.2,
-                "seed": 0,
-                "loss": loss,
-                "metrics": dict.fromkeys(METRICS, 10.0),
-                "grid_settings": {"protocol": "oa-mil"},
-            },
-        )
+    for loss in ("iou", "alpha-iou"):
+        store_run(tmp_path, loss, grid_settings={"protocol": "oa-mil"})
     text = render(robustness_table(load_results(tmp_path)[0]), "markdown")
     assert "| η = 0.2 (oa-mil) | iou |" in text
 
@@ -403,18 +398,7 @@ def test_improvements_compare_the_seeds_both_losses_have(tmp_path):
     """A grid cut short: iou has seeds 0 and 1, alpha-iou seed 0 only. The improvement is
     alpha-iou's seed 0 over iou's seed 0, not over the mean of iou's two seeds."""
     for seed, loss, value in ((0, "iou", 10.0), (1, "iou", 30.0), (0, "alpha-iou", 12.0)):
-        append_record(
-            tmp_path / "results" / "r.jsonl",
-            {
-                "run_id": f"{loss}-{seed}",
-                "settings": "s",
-                "fraction": 1.0,
-                "eta": 0.2,
-                "seed": seed,
-                "loss": loss,
-                "metrics": dict.fromkeys(METRICS, value),
-            },
-        )
+        store_run(tmp_path, loss, seed, value)
     table = robustness_table(load_results(tmp_path)[0])
     row = table.values.loc[(1.0, 0.2, "alpha-iou vs iou")]
     assert row["mAP"] == pytest.approx(20.0)  # 12 / 10, not 12 / 20
@@ -423,22 +407,11 @@ def test_improvements_compare_the_seeds_both_losses_have(tmp_path):
 
 def test_report_per_class(tmp_path, capsys):
     for seed, loss, ap in ((0, "iou", 40.0), (1, "iou", 50.0), (0, "alpha-iou", 30.0)):
-        append_record(
-            tmp_path / "results" / "r.jsonl",
-            {
-                "run_id": f"{loss}-{seed}",
-                "settings": "s",
-                "fraction": 1.0,
-                "eta": 0.2,
-                "seed": seed,
-                "loss": loss,
-                "metrics": dict.fromkeys(METRICS, 10.0),
-                "per_class": {
-                    "1": {"name": "cat", "AP": ap, "AP75": ap / 2, "AR100": 60.0},
-                    "2": {"name": "dog", "AP": None, "AP75": None, "AR100": None},
-                },
-            },
-        )
+        per_class = {
+            "1": {"name": "cat", "AP": ap, "AP75": ap / 2, "AR100": 60.0},
+            "2": {"name": "dog", "AP": None, "AP75": None, "AR100": None},
+        }
+        store_run(tmp_path, loss, seed, per_class=per_class)
     from noisybox.report.tables import per_class_table
 
     table = per_class_table(tmp_path)
