@@ -164,6 +164,13 @@ class AtomicBatch:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
+    def put(self, target: Path, rendered: bytes | dict[str, bytes]) -> None:
+        """Stage the bytes of a file, or ``{relative path: bytes}`` of a folder."""
+        if isinstance(rendered, bytes):
+            self.file(target, rendered)
+        else:
+            self.folder(target, rendered)
+
     def remove(self, target: Path) -> None:
         """Remove ``target`` (a stale file noisybox wrote) when committing."""
         self._removals.append(Path(target))

@@ -1,4 +1,5 @@
-"""Box geometry on numpy arrays: format conversion, normalization and element-wise IoU.
+"""Box geometry on numpy arrays: format conversion, normalization, element-wise and pairwise
+IoU.
 
 All functions are vectorized over the leading dimension and allocate no Python objects per box.
 """
@@ -41,4 +42,18 @@ def elementwise_iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
     area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
     area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
     union = area1 + area2 - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def pairwise_iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
+    """``(N, M)`` IoU of each row of ``boxes1`` (``(N, 4)`` xyxy) with each row of
+    ``boxes2`` (``(M, 4)``); pairs with no union get IoU 0."""
+    x1 = np.maximum(boxes1[:, None, 0], boxes2[None, :, 0])
+    y1 = np.maximum(boxes1[:, None, 1], boxes2[None, :, 1])
+    x2 = np.minimum(boxes1[:, None, 2], boxes2[None, :, 2])
+    y2 = np.minimum(boxes1[:, None, 3], boxes2[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    union = area1[:, None] + area2[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .annotations import Annotations
+from .boxes import pairwise_iou
 from .errors import NoisyboxError
 from .noise import NoiseConfig, corrupt
 from .noise.protocols import PROTOCOLS
@@ -61,19 +62,6 @@ class Comparison:
         return {k: v for k, v in asdict(self).items() if k != "matched_ious"}
 
 
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of each box of ``a`` (``(n, 4)`` xyxy) with each of ``b`` (``(m, 4)``)."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def _greedy(ious: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     """One-to-one pairs by descending IoU (above ``threshold``, exclusive for 0)."""
     pairs: list[tuple[int, int]] = []
@@ -110,7 +98,7 @@ def match_boxes(clean: Annotations, noisy: Annotations, keep: np.ndarray | None 
     missing = extra = 0
     for name, c_rows in clean_rows_by_image.items():
         n_rows = noisy_rows_by_image.get(name, np.zeros(0, np.int64))
-        ious = _iou_matrix(clean.boxes[c_rows], noisy.boxes[n_rows])
+        ious = pairwise_iou(clean.boxes[c_rows], noisy.boxes[n_rows])
         c_class, n_class = clean.category[c_rows], noisy.category[n_rows]
         same = c_class[:, None] == n_class[None, :]
         found: list[tuple[int, int]] = []

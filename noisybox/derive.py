@@ -95,10 +95,7 @@ def derive_annotations(
         rendered = render(annotations, changes)  # any error before a byte is written
         boxes_path = box_table_path(output)
         with AtomicBatch() as batch:
-            if isinstance(rendered, bytes):
-                batch.file(output, rendered)
-            else:
-                batch.folder(output, rendered)
+            batch.put(output, rendered)
             derived.manifest_file = manifest_path(output)
             batch.file(derived.manifest_file, manifest_bytes(manifest))
             if per_box:

@@ -251,7 +251,7 @@ def mean_matched_iou(ground_truth: dict, detections: list, threshold: float = 0.
     ``[x, y, w, h]`` in pixels. The measure of how well a detector localises what it finds,
     apart from how much it finds: a diagnostic of ``noisybox bench`` runs.
     """
-    from .boxes import xywh_to_xyxy
+    from .boxes import pairwise_iou, xywh_to_xyxy
 
     truths: dict[tuple, list] = {}
     for record in ground_truth["annotations"]:
@@ -269,7 +269,7 @@ def mean_matched_iou(ground_truth: dict, detections: list, threshold: float = 0.
         scored.sort(key=lambda pair: -pair[0])  # stable, as COCOeval's mergesort
         boxes = xywh_to_xyxy(np.asarray([bbox for _, bbox in scored[:MAX_DETECTIONS]], float))
         gt = xywh_to_xyxy(np.asarray(truths[key], dtype=np.float64))
-        ious = _iou_matrix(boxes, gt)
+        ious = pairwise_iou(boxes, gt)
         taken = np.zeros(len(gt), dtype=bool)
         for row in ious:
             candidates = np.where(taken | (row < threshold), -1.0, row)
@@ -278,15 +278,6 @@ def mean_matched_iou(ground_truth: dict, detections: list, threshold: float = 0.
                 taken[best] = True
                 matched.append(float(row[best]))
     return float(np.mean(matched)) if matched else None
-
-
-def _iou_matrix(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
-    """IoU of every row of ``boxes1`` (``(N, 4)`` xyxy) with every row of ``boxes2``."""
-    from .boxes import elementwise_iou
-
-    rows = np.repeat(boxes1, len(boxes2), axis=0)
-    columns = np.tile(boxes2, (len(boxes1), 1))
-    return elementwise_iou(rows, columns).reshape(len(boxes1), len(boxes2))
 
 
 def evaluate_detections(

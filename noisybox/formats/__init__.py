@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..annotations import Annotations, Changes, apply_on_invalid
-from ..atomic import atomic_directory, atomic_write
+from ..atomic import AtomicBatch
 from ..errors import NoisyboxError
 from ..outputs import Output, check_outputs
 from . import coco, voc, yolo
@@ -120,12 +120,6 @@ def write_annotations(
 def write_rendered(rendered: bytes | dict[str, bytes], output: Path) -> None:
     """Write what :func:`render` made to ``output`` atomically (a file, or a folder built
     beside its place and renamed into it); paths are checked by the caller."""
-    if isinstance(rendered, bytes):
-        with atomic_write(output) as handle:
-            handle.write(rendered)
-        return
-    with atomic_directory(output, overwrite=True) as staging:
-        for relative, data in rendered.items():
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+    with AtomicBatch() as batch:
+        batch.put(output, rendered)
+        batch.commit()
