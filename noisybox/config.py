@@ -19,23 +19,34 @@ from pathlib import Path
 
 from .errors import NoisyboxError
 
-#: name -> keyword arguments of the loss it builds. The ``alpha-*`` entries are the paper's
-#: α = 3 losses and take another α from ``NAME:ALPHA`` or ``alpha=``; the plain IoU-based
-#: names are their α = 1 originals; ``l1`` and ``smooth-l1`` (β = 1/9, torchvision's Faster
-#: R-CNN setting) are the classic coordinate-regression baselines.
-LOSSES: dict[str, dict[str, float | str]] = {
-    "iou": {"kind": "iou", "alpha": 1.0},
-    "giou": {"kind": "giou", "alpha": 1.0},
-    "diou": {"kind": "diou", "alpha": 1.0},
-    "ciou": {"kind": "ciou", "alpha": 1.0},
-    "eiou": {"kind": "eiou", "alpha": 1.0},
-    "alpha-iou": {"kind": "iou", "alpha": 3.0},
-    "alpha-giou": {"kind": "giou", "alpha": 3.0},
-    "alpha-diou": {"kind": "diou", "alpha": 3.0},
-    "alpha-ciou": {"kind": "ciou", "alpha": 3.0},
-    "alpha-eiou": {"kind": "eiou", "alpha": 3.0},
-    "l1": {"beta": 0.0},
-    "smooth-l1": {"beta": 1.0 / 9.0},
+#: name -> the loss it builds: its ``family`` (the module class, see
+#: :func:`noisybox.losses.build_loss`) and that module's keyword arguments. The ``alpha-*``
+#: entries are the α-IoU paper's α = 3 rule applied to a loss and take another α from
+#: ``NAME:ALPHA`` or ``alpha=``; the names without it are their α = 1 originals (for the
+#: ``inner-*`` losses, Inner-IoU's ratio 0.7). ``l1`` and ``smooth-l1`` (β = 1/9,
+#: torchvision's Faster R-CNN setting) are the classic coordinate-regression baselines;
+#: ``gwd`` and ``kld`` take no α.
+LOSSES: dict[str, dict[str, float | str | bool]] = {
+    **{
+        f"{prefix}{kind}": {"family": "iou", "kind": kind, "alpha": alpha}
+        for prefix, alpha in (("", 1.0), ("alpha-", 3.0))
+        for kind in ("iou", "giou", "diou", "ciou", "eiou", "siou", "mpdiou")
+    },
+    "focal-eiou": {"family": "iou", "kind": "eiou", "alpha": 1.0, "weight": "focal"},
+    **{
+        f"inner-{kind}": {"family": "iou", "kind": kind, "alpha": 1.0, "inner_ratio": 0.7}
+        for kind in ("iou", "giou", "diou", "ciou", "eiou", "siou")
+    },
+    "shape-iou": {"family": "iou", "kind": "shape-iou", "alpha": 1.0},
+    "wiou": {"family": "wise", "alpha": 1.0},
+    "alpha-wiou": {"family": "wise", "alpha": 3.0},
+    "wiou-v3": {"family": "wise", "alpha": 1.0, "focusing": True},
+    "nwd": {"family": "nwd", "alpha": 1.0},
+    "alpha-nwd": {"family": "nwd", "alpha": 3.0},
+    "gwd": {"family": "gaussian", "divergence": "gwd"},
+    "kld": {"family": "gaussian", "divergence": "kld"},
+    "l1": {"family": "coordinate", "beta": 0.0},
+    "smooth-l1": {"family": "coordinate", "beta": 1.0 / 9.0},
 }
 
 
@@ -71,7 +82,7 @@ class LossSpec:
             raise LossNameError(f"loss {text!r}: {alpha_text!r} is not a number") from None
         settings = LOSSES[name]
         if "alpha" not in settings:
-            raise LossNameError(f"loss {text!r}: only IoU-based losses take an alpha")
+            raise LossNameError(f"loss {text!r}: {name} takes no alpha")
         if not 0 < alpha < float("inf"):
             raise LossNameError(f"loss {text!r}: alpha must be > 0 and finite")
         if not name.startswith("alpha-") and alpha != settings["alpha"]:

@@ -61,7 +61,7 @@ def test_grid_names_order_and_shards():
     for bad, message in (
         ("iou:2", "use 'alpha-iou' \\(alpha-iou:2\\)"),
         ("focal", "unknown loss"),
-        ("l1:2", "only IoU-based"),
+        ("l1:2", "takes no alpha"),
         ("alpha-iou:x", "not a number"),
     ):
         with pytest.raises(NoisyboxError, match=message):

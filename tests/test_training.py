@@ -84,15 +84,17 @@ def test_the_loss_in_use_is_the_chosen_one(tmp_path, shapes):
     assert any(not torch.equal(v, weights["a3"][k]) for k, v in weights["iou"].items())
 
 
-def test_resume_gives_the_uninterrupted_result(tmp_path, shapes):
-    whole = Trainer(toy_config(shapes, tmp_path / "whole"), log=lambda _: None)
+@pytest.mark.parametrize("loss", ["iou", "wiou-v3"])
+def test_resume_gives_the_uninterrupted_result(tmp_path, shapes, loss):
+    """Wise-IoU v3's running mean is model state: checkpointed and restored with it."""
+    whole = Trainer(toy_config(shapes, tmp_path / "whole", loss=loss), log=lambda _: None)
     whole.train()
 
     def interrupt(line):
         if line.startswith("step 5/"):
             raise KeyboardInterrupt  # killed after the step-3 checkpoint, before step 6's
 
-    config = toy_config(shapes, tmp_path / "cut")
+    config = toy_config(shapes, tmp_path / "cut", loss=loss)
     with pytest.raises(KeyboardInterrupt):
         Trainer(config, log=interrupt).train()
     assert torch.load(tmp_path / "cut/checkpoints/last.pt", weights_only=True)["step"] == 3
@@ -100,6 +102,9 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, shapes):
     resumed.train()
     for key, value in state_of(whole).items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+    if loss == "wiou-v3":
+        mean = resumed.model.state_dict()["head.box_loss.iou_mean"]
+        assert 0 < mean.item() < 1  # moved from its start, 1, by six steps of updates
     steps = [
         json.loads(line)["step"]
         for line in (tmp_path / "cut/metrics.jsonl").read_text().splitlines()
@@ -243,14 +248,24 @@ def _toy_batch(count=4, size=64):
     return images, targets
 
 
-@pytest.mark.parametrize("model", ["fcos", "retinanet", "faster-rcnn"])
-@pytest.mark.parametrize("loss", ["alpha-ciou", "giou", "smooth-l1"])
+@pytest.mark.parametrize(
+    ("model", "loss"),
+    [
+        *((m, n) for m in ("fcos", "retinanet", "faster-rcnn") for n in ("alpha-ciou", "giou")),
+        *((m, "smooth-l1") for m in ("fcos", "retinanet", "faster-rcnn")),
+        *(("fcos", n) for n in ("alpha-siou", "wiou-v3", "nwd", "kld", "inner-ciou")),
+        *(("fcos", n) for n in ("focal-eiou", "shape-iou", "gwd", "alpha-nwd")),
+        ("retinanet", "alpha-mpdiou"),
+        ("faster-rcnn", "alpha-wiou"),
+    ],
+)
 def test_every_model_trains_with_every_kind_of_loss(model, loss):
     from noisybox.losses import build_loss
     from noisybox.training.models import build_detector
 
     torch.manual_seed(0)
-    detector = build_detector(model, "tiny", 4, 64, build_loss(loss, reduction="sum"))
+    box_loss = build_loss(loss, reduction="sum", image_size=(64, 64))
+    detector = build_detector(model, "tiny", 4, 64, box_loss)
     images, targets = _toy_batch()
     losses = detector(images, targets)
     total = sum(losses.values())

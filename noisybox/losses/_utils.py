@@ -58,27 +58,44 @@ def _prepare_pairs(boxes1: Tensor, boxes2: Tensor, box_format: str) -> tuple[Ten
 def _power(x: Tensor, exponent: float, eps: float) -> Tensor:
     """``x ** exponent`` for ``x >= 0`` with a finite gradient everywhere.
 
-    For ``exponent == 1`` this is ``x`` itself. Otherwise values ``<= eps`` (including the
-    tiny negatives that rounding can leave in a non-negative quantity) map to 0 with zero
-    gradient, so that ``exponent < 1`` never meets the infinite slope of ``x ** exponent``
-    at 0. The value differs from the exact power by at most ``eps ** exponent`` there.
+    For ``exponent == 1`` this is ``x`` itself; integer exponents up to 4 are products (several
+    times faster than a general ``pow``, forward and backward). Exponents ``>= 1`` are taken of
+    ``x`` clamped at 0, so the tiny negatives that rounding can leave in a non-negative
+    quantity give 0. Below 1, values ``<= eps`` map to 0 with zero gradient, so that
+    ``exponent < 1`` never meets the infinite slope of ``x ** exponent`` at 0; the value
+    differs from the exact power by at most ``eps ** exponent`` there.
     """
     if exponent == 1.0:
         return x
+    if exponent > 1.0:
+        x = x.clamp(min=0)
+        if exponent == 2.0:
+            return x * x
+        if exponent == 3.0:
+            return x * x * x
+        if exponent == 4.0:
+            square = x * x
+            return square * square
+        return x.pow(exponent)
     above = x > eps
     safe = torch.where(above, x, 1.0)
     return torch.where(above, safe.pow(exponent), 0.0)
 
 
-def _aspect_angle(width: Tensor, height: Tensor) -> Tensor:
-    """``atan(width / height)`` for non-negative sizes, in radians.
+def _aspect_angle_gap(width1: Tensor, height1: Tensor, width2: Tensor, height2: Tensor) -> Tensor:
+    """``atan(width2 / height2) - atan(width1 / height1)`` for non-negative sizes, in radians.
 
-    Computed as ``atan2`` so that a zero height gives pi/2 with a finite gradient; a box of
-    zero width and height has no aspect ratio and gets angle 0 with zero gradient.
+    One ``atan2`` of the difference formula, :math:`\\arctan a - \\arctan b =
+    \\arctan\\frac{a - b}{1 + ab}`, times :math:`h_1 h_2`: both angles lie in [0, π/2], so
+    the gap lies in [-π/2, π/2] and ``atan2(w2 h1 - w1 h2, h1 h2 + w1 w2)`` is exact, with
+    a zero height giving its angle π/2 and a finite gradient. A box of zero width and height
+    has no aspect ratio: a gap involving one is 0, with zero gradient.
     """
-    nonempty = (width != 0) | (height != 0)
-    angle = torch.atan2(torch.where(nonempty, width, 1.0), torch.where(nonempty, height, 1.0))
-    return torch.where(nonempty, angle, 0.0)
+    numerator = width2 * height1 - width1 * height2
+    denominator = height1 * height2 + width1 * width2
+    defined = (numerator != 0) | (denominator != 0)
+    gap = torch.atan2(torch.where(defined, numerator, 0.0), torch.where(defined, denominator, 1.0))
+    return torch.where(defined, gap, 0.0)
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -10,78 +11,124 @@ from torch import Tensor
 from ._utils import (
     BOX_FORMATS,
     REDUCTIONS,
-    _aspect_angle,
     _check_choice,
     _check_positive,
     _power,
     _prepare_pairs,
     _reduce,
 )
+from .penalties import PENALTIES, BoxPair, PenaltyOptions, inner_iou, intersection_over_union
 
-KINDS = ("iou", "giou", "diou", "ciou", "eiou")
+KINDS = tuple(PENALTIES)
+
+#: names of the per-pair weights a loss can multiply its value by (``none``: 1)
+WEIGHTS = ("none", "focal", "wise")
 
 
-def _pairwise_iou(corners1: Tensor, corners2: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-    """IoU and union area of box pairs given as corner columns.
+@dataclass(frozen=True)
+class LossRecipe:
+    r"""What an IoU-based loss is made of, besides α: its penalty kind and options, the IoU it
+    raises (``inner_ratio`` ≠ 1: Inner-IoU's), and its per-pair weight.
 
-    ``corners1`` and ``corners2`` are sequences ``(x1, y1, x2, y2)`` of equally shaped tensors.
-    ``IoU = |B ∩ G| / (|B ∪ G| + eps)``, the convention of ``torchvision.ops``.
+    Attributes:
+        kind: a key of :data:`~noisybox.losses.penalties.PENALTIES`.
+        options: the penalties' parameters.
+        inner_ratio: scale of the inner boxes of Inner-IoU (1: the plain IoU).
+        weight: ``"none"``; ``"focal"``, Focal-EIoU's :math:`IoU^\gamma` (detached);
+            ``"wise"``, Wise-IoU v1's :math:`R = \exp(\rho^2 / (c_w^2 + c_h^2)^*)`, its
+            denominator detached.
+        gamma: the focal weight's γ.
     """
-    x1, y1, x2, y2 = corners1
-    gx1, gy1, gx2, gy2 = corners2
-    inter_w = (torch.minimum(x2, gx2) - torch.maximum(x1, gx1)).clamp(min=0)
-    inter_h = (torch.minimum(y2, gy2) - torch.maximum(y1, gy1)).clamp(min=0)
-    inter = inter_w * inter_h
-    union = (x2 - x1) * (y2 - y1) + (gx2 - gx1) * (gy2 - gy1) - inter
-    return inter / (union + eps), union
+
+    kind: str = "iou"
+    options: PenaltyOptions = field(default_factory=PenaltyOptions)
+    inner_ratio: float = 1.0
+    weight: str = "none"
+    gamma: float = 0.5
+
+    def check(self) -> None:
+        """Raise ``ValueError`` for a setting no loss has."""
+        _check_choice("kind", self.kind, KINDS)
+        _check_choice("weight", self.weight, WEIGHTS)
+        _check_choice("penalty_form", self.options.penalty_form, PENALTY_FORMS)
+        _check_positive("inner_ratio", self.inner_ratio)
+        _check_positive("theta", self.options.theta)
+        if not self.gamma >= 0:
+            raise ValueError(f"gamma must be >= 0; got {self.gamma!r}")
+        if not math.isfinite(self.options.shape_scale):
+            raise ValueError(f"shape_scale must be finite; got {self.options.shape_scale!r}")
+        size = self.options.image_size
+        if size is not None and not (len(size) == 2 and all(v > 0 for v in size)):
+            raise ValueError(f"image_size must be (width, height) > 0; got {size!r}")
+        if self.kind == "mpdiou" and size is None:
+            raise ValueError("mpdiou needs image_size=(width, height) of the input images")
+
+
+PENALTY_FORMS = ("paper", "official")
+
+
+def _weight(pair: BoxPair, recipe: LossRecipe) -> Tensor | None:
+    """The recipe's per-pair weight, not differentiated through (``None`` for 1)."""
+    if recipe.weight == "focal":  # Focal-EIoU, eq. (13): IoU^γ · L
+        return _power(pair.iou.detach(), recipe.gamma, pair.eps) if recipe.gamma else None
+    if recipe.weight == "wise":  # Wise-IoU v1, eq. (4): exp(ρ² / (W_g² + H_g²)*)
+        enclosing_w, enclosing_h = pair.enclosing_size()
+        dx, dy = pair.centre_offset()
+        return torch.exp((dx**2 + dy**2) / (enclosing_w**2 + enclosing_h**2 + pair.eps).detach())
+    return None
 
 
 def _alpha_iou_columns(
-    cols1: Tensor, cols2: Tensor, kind: str, alpha: float, alpha_penalty: float, eps: float
+    cols1: Tensor, cols2: Tensor, recipe: LossRecipe, alpha: float, alpha_penalty: float, eps: float
 ) -> Tensor:
-    """Per-pair α-IoU loss of boxes given as ``(4, N)`` xyxy coordinate columns.
+    """Per-pair loss of boxes given as ``(4, N)`` xyxy coordinate columns:
+    ``weight · (1 - IoU^α + Σ penalty^α_penalty)``.
 
     Written on columns so that ``torch.compile`` vectorizes it over contiguous rows; the
     eager path feeds it strided views of ``(..., 4)`` boxes instead.
     """
-    x1, y1, x2, y2 = cols1.unbind(0)
-    gx1, gy1, gx2, gy2 = cols2.unbind(0)
-    iou, union = _pairwise_iou((x1, y1, x2, y2), (gx1, gy1, gx2, gy2), eps)
+    pair = BoxPair(cols1.unbind(0), cols2.unbind(0), eps)
+    iou = pair.iou if recipe.inner_ratio == 1.0 else inner_iou(pair, recipe.inner_ratio)
     loss = 1 - _power(iou, alpha, eps)
-    if kind == "iou":
-        return loss
-    enclosing_w = torch.maximum(x2, gx2) - torch.minimum(x1, gx1)
-    enclosing_h = torch.maximum(y2, gy2) - torch.minimum(y1, gy1)
-    if kind == "giou":
-        enclosing_area = enclosing_w * enclosing_h
-        empty_fraction = (enclosing_area - union) / (enclosing_area + eps)
-        return loss + _power(empty_fraction, alpha_penalty, eps)
-    diagonal_sq = enclosing_w**2 + enclosing_h**2 + eps
-    center_dist_sq = ((x1 + x2 - gx1 - gx2) ** 2 + (y1 + y2 - gy1 - gy2) ** 2) / 4
-    loss = loss + _power(center_dist_sq / diagonal_sq, alpha_penalty, eps)
-    if kind == "diou":
-        return loss
-    if kind == "eiou":  # each side's gap over the enclosing box's side, squared
-        width_gap = ((x2 - x1) - (gx2 - gx1)) ** 2 / (enclosing_w**2 + eps)
-        height_gap = ((y2 - y1) - (gy2 - gy1)) ** 2 / (enclosing_h**2 + eps)
-        return loss + _power(width_gap, alpha_penalty, eps) + _power(height_gap, alpha_penalty, eps)
-    angle_gap = _aspect_angle(gx2 - gx1, gy2 - gy1) - _aspect_angle(x2 - x1, y2 - y1)
-    v = (4 / math.pi**2) * angle_gap**2
-    beta = (v / (1 - iou + v + eps)).detach()
-    return loss + _power(beta * v, alpha_penalty, eps)
+    for term in PENALTIES[recipe.kind](pair, alpha_penalty, recipe.options):
+        loss = loss + term
+    weight = _weight(pair, recipe)
+    return loss if weight is None else weight * loss
 
 
 def _check_alpha_iou_args(
-    kind: str, alpha: float, alpha_penalty: float | None, box_format: str, reduction: str
+    recipe: LossRecipe, alpha: float, alpha_penalty: float | None, box_format: str, reduction: str
 ) -> float:
     """Validate the arguments shared by the functional and module forms; return α_penalty."""
-    _check_choice("kind", kind, KINDS)
+    recipe.check()
     _check_choice("box_format", box_format, BOX_FORMATS)
     _check_choice("reduction", reduction, REDUCTIONS)
     _check_positive("alpha", alpha)
     alpha_penalty = alpha if alpha_penalty is None else alpha_penalty
     _check_positive("alpha_penalty", alpha_penalty)
     return float(alpha_penalty)
+
+
+def recipe_loss(
+    boxes1: Tensor,
+    boxes2: Tensor,
+    recipe: LossRecipe,
+    *,
+    alpha: float,
+    alpha_penalty: float | None = None,
+    box_format: str = "xyxy",
+    reduction: str = "none",
+    eps: float = 1e-7,
+) -> Tensor:
+    """The IoU-based loss ``recipe`` describes, with α; what every named function calls.
+
+    Args and returns as :func:`alpha_iou_loss`.
+    """
+    alpha_penalty = _check_alpha_iou_args(recipe, alpha, alpha_penalty, box_format, reduction)
+    xyxy1, xyxy2 = _prepare_pairs(boxes1, boxes2, box_format)
+    cols1, cols2 = xyxy1.movedim(-1, 0), xyxy2.movedim(-1, 0)
+    loss = _alpha_iou_columns(cols1, cols2, recipe, float(alpha), alpha_penalty, eps)
+    return _reduce(loss, reduction)
 
 
 def alpha_iou_loss(
@@ -91,24 +138,36 @@ def alpha_iou_loss(
     kind: str = "iou",
     alpha: float = 3.0,
     alpha_penalty: float | None = None,
+    penalty_form: str = "paper",
+    inner_ratio: float = 1.0,
+    theta: float = 4.0,
+    shape_scale: float = 0.0,
+    image_size: tuple[float, float] | None = None,
     box_format: str = "xyxy",
     reduction: str = "none",
     eps: float = 1e-7,
 ) -> Tensor:
     r"""α-IoU loss between pairs of boxes, equations (3)-(4) of the α-IoU paper.
 
-    With :math:`\alpha_1` = ``alpha`` and :math:`\alpha_2` = ``alpha_penalty``:
+    With :math:`\alpha_1` = ``alpha`` and :math:`\alpha_2` = ``alpha_penalty``, the loss is
+    :math:`1 - IoU^{\alpha_1} + \sum_i P_i^{\alpha_2}`, the penalty terms :math:`P_i` of
+    ``kind``:
 
-    - ``iou``:  :math:`1 - IoU^{\alpha_1}`
-    - ``giou``: :math:`1 - IoU^{\alpha_1} + (|C \setminus (B \cup G)| / |C|)^{\alpha_2}`
-    - ``diou``: :math:`1 - IoU^{\alpha_1} + (\rho^2(b, g) / c^2)^{\alpha_2}`
-    - ``ciou``: :math:`1 - IoU^{\alpha_1} + (\rho^2(b, g) / c^2)^{\alpha_2} + (\beta v)^{\alpha_2}`
-    - ``eiou``: :math:`1 - IoU^{\alpha_1} + (\rho^2(b, g) / c^2)^{\alpha_2} +
-      ((w - w_g)^2 / c_w^2)^{\alpha_2} + ((h - h_g)^2 / c_h^2)^{\alpha_2}`, the EIoU loss of
-      Zhang et al. ("Focal and Efficient IOU Loss", Neurocomputing 2022, eq. (9)) with the
-      α-IoU rule (each additive penalty to ``alpha_penalty``); :math:`c_w, c_h` are the
-      enclosing box's width and height. mmdetection's ``EIoULoss`` is another loss under
-      the same name (a smooth-L1-like term on the corner offsets), not this one.
+    - ``iou``: none.
+    - ``giou``: :math:`|C \setminus (B \cup G)| / |C|` (Rezatofighi et al. 2019).
+    - ``diou``: :math:`\rho^2(b, g) / c^2` (Zheng et al. 2020).
+    - ``ciou``: :math:`\rho^2(b, g) / c^2` and :math:`\beta v` (Zheng et al. 2020).
+    - ``eiou``: :math:`\rho^2(b, g) / c^2`, :math:`(w - w_g)^2 / c_w^2` and
+      :math:`(h - h_g)^2 / c_h^2`, the EIoU loss of Zhang et al. ("Focal and Efficient IOU
+      Loss", Neurocomputing 2022, eq. (9)); :math:`c_w, c_h` are the enclosing box's width
+      and height. mmdetection's ``EIoULoss`` is another loss under the same name (a
+      smooth-L1-like term on the corner offsets), not this one.
+    - ``siou``: :math:`(\Delta + \Omega) / 2`, SIoU's distance and shape costs (Gevorgyan
+      2022; :func:`~noisybox.losses.siou_loss`).
+    - ``shape-iou``: Shape-IoU's weighted distance and half its shape cost (Zhang & Zhang
+      2023; :func:`~noisybox.losses.shape_iou_loss`).
+    - ``mpdiou``: :math:`d_1^2 / (W^2 + H^2)` and :math:`d_2^2 / (W^2 + H^2)`, the corner
+      distances over the image's size (Ma & Xu 2023; :func:`~noisybox.losses.mpdiou_loss`).
 
     where C is the smallest box enclosing B and G, :math:`\rho` the distance between their
     centres, c the diagonal of C, :math:`v = \frac{4}{\pi^2}(\arctan\frac{w_g}{h_g} -
@@ -125,9 +184,16 @@ def alpha_iou_loss(
         boxes1: predicted boxes, shape ``(..., 4)``, in ``box_format``, any units (pixels or
             normalized) as long as both inputs share them.
         boxes2: target boxes, broadcastable against ``boxes1``.
-        kind: ``"iou"``, ``"giou"``, ``"diou"``, ``"ciou"`` or ``"eiou"``.
+        kind: a key of :data:`KINDS`.
         alpha: power of the IoU term, > 0 (the paper uses 3).
-        alpha_penalty: power of the penalty term, > 0; defaults to ``alpha``.
+        alpha_penalty: power of each penalty term, > 0; defaults to ``alpha``.
+        penalty_form: ``"paper"`` or ``"official"``, how ``diou`` and ``ciou`` raise the
+            distance term: the paper's :math:`(\rho^2/c^2)^{\alpha_2}`, or the α-IoU
+            authors' code's :math:`(\rho_x^{2\alpha_2} + \rho_y^{2\alpha_2}) /
+            (c_w^{2\alpha_2} + c_h^{2\alpha_2})`, to reproduce that repository's numbers.
+        inner_ratio: ≠ 1 replaces IoU by Inner-IoU's, of boxes scaled by this ratio about
+            their centres (:func:`~noisybox.losses.inner_iou_loss`).
+        theta, shape_scale, image_size: parameters of ``siou``, ``shape-iou`` and ``mpdiou``.
         box_format: ``"xyxy"`` (corners), ``"xywh"`` (top-left corner and size) or
             ``"cxcywh"`` (centre and size).
         reduction: ``"none"`` (one loss per pair), ``"mean"`` (0 for no pairs) or ``"sum"``.
@@ -140,11 +206,23 @@ def alpha_iou_loss(
         dtype: exact float32 gradients, which can exceed float16's range (65504) for boxes
         smaller than about 1e-4 pixels, as any float16 computation would.
     """
-    alpha_penalty = _check_alpha_iou_args(kind, alpha, alpha_penalty, box_format, reduction)
-    xyxy1, xyxy2 = _prepare_pairs(boxes1, boxes2, box_format)
-    cols1, cols2 = xyxy1.movedim(-1, 0), xyxy2.movedim(-1, 0)
-    loss = _alpha_iou_columns(cols1, cols2, kind, float(alpha), alpha_penalty, eps)
-    return _reduce(loss, reduction)
+    options = PenaltyOptions(penalty_form, theta, shape_scale, _size_or_none(image_size))
+    recipe = LossRecipe(kind, options, inner_ratio)
+    return recipe_loss(
+        boxes1,
+        boxes2,
+        recipe,
+        alpha=alpha,
+        alpha_penalty=alpha_penalty,
+        box_format=box_format,
+        reduction=reduction,
+        eps=eps,
+    )
+
+
+def _size_or_none(image_size: tuple[float, float] | None) -> tuple[float, float] | None:
+    """``(width, height)`` as a tuple of floats (hashable, for the compiled loss)."""
+    return None if image_size is None else tuple(float(v) for v in image_size)  # type: ignore[return-value]
 
 
 def _check_box_cox_args(alpha: float, box_format: str, reduction: str) -> None:
@@ -181,7 +259,7 @@ def box_cox_iou_loss(
     """
     _check_box_cox_args(alpha, box_format, reduction)
     xyxy1, xyxy2 = _prepare_pairs(boxes1, boxes2, box_format)
-    iou, _ = _pairwise_iou(xyxy1.unbind(-1), xyxy2.unbind(-1), eps)
+    iou, _ = intersection_over_union(xyxy1.unbind(-1), xyxy2.unbind(-1), eps)
     log_iou = torch.log(iou.clamp(min=eps))
     loss = -log_iou if alpha == 0 else -torch.expm1(alpha * log_iou) / alpha
     return _reduce(loss, reduction)

@@ -9,14 +9,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._utils import REDUCTIONS, _check_choice, _prepare_pairs, _reduce
+from ._utils import REDUCTIONS, _check_choice, _prepare_pairs, _reduce, _upcast
 from .alpha_iou import (
+    LossRecipe,
     _alpha_iou_columns,
     _check_alpha_iou_args,
     _check_box_cox_args,
-    alpha_iou_loss,
+    _size_or_none,
     box_cox_iou_loss,
+    recipe_loss,
 )
+from .penalties import PenaltyOptions
 
 # Below this many pairs the compiled kernel gains nothing, and sizes 0 and 1 would each
 # trigger a fresh compilation (torch.compile specializes them even with dynamic shapes).
@@ -24,7 +27,12 @@ _MIN_PAIRS_TO_COMPILE = 2
 
 
 def _loss_and_gradient(
-    cols1: Tensor, cols2: Tensor, kind: str, alpha: float, alpha_penalty: float, eps: float
+    cols1: Tensor,
+    cols2: Tensor,
+    recipe: LossRecipe,
+    alpha: float,
+    alpha_penalty: float,
+    eps: float,
 ) -> tuple[Tensor, Tensor]:
     """Per-pair loss of ``(4, N)`` xyxy columns and its gradient w.r.t. ``cols1``, together.
 
@@ -32,7 +40,7 @@ def _loss_and_gradient(
     once and keeps no intermediate for a backward pass.
     """
     loss, vjp = torch.func.vjp(
-        lambda cols: _alpha_iou_columns(cols, cols2, kind, alpha, alpha_penalty, eps), cols1
+        lambda cols: _alpha_iou_columns(cols, cols2, recipe, alpha, alpha_penalty, eps), cols1
     )
     (gradient,) = vjp(torch.ones_like(loss))
     return loss, gradient
@@ -58,11 +66,16 @@ class _FusedLoss(torch.autograd.Function):
 
 
 class AlphaIoULoss(nn.Module):
-    """Module form of :func:`~noisybox.losses.alpha_iou_loss`; ``forward(pred, target)``.
+    """Module form of :func:`~noisybox.losses.alpha_iou_loss`, and of every IoU-based loss
+    built on it (the named modules below set ``kind`` and their own defaults);
+    ``forward(pred, target)``.
 
     Args:
-        kind, alpha, alpha_penalty, box_format, reduction, eps: as in ``alpha_iou_loss``
-            (``reduction`` defaults to ``"mean"`` here, as in ``torch.nn`` losses).
+        kind, alpha, alpha_penalty, penalty_form, inner_ratio, theta, shape_scale,
+            image_size, box_format, reduction, eps: as in ``alpha_iou_loss`` (``reduction``
+            defaults to ``"mean"`` here, as in ``torch.nn`` losses).
+        weight, gamma: a per-pair weight, as in :class:`~noisybox.losses.LossRecipe`
+            (``"focal"`` for Focal-EIoU, ``"wise"`` for Wise-IoU).
         compile: fuse the loss and its gradient into one ``torch.compile``d loop over the
             pairs (see ``benchmarks/bench_losses.py`` for the speed-up). It applies where
             ``pred`` needs a gradient and ``target`` does not (training); elsewhere the
@@ -79,23 +92,41 @@ class AlphaIoULoss(nn.Module):
         alpha: float = 3.0,
         alpha_penalty: float | None = None,
         *,
+        penalty_form: str = "paper",
+        inner_ratio: float = 1.0,
+        theta: float = 4.0,
+        shape_scale: float = 0.0,
+        image_size: tuple[float, float] | None = None,
+        weight: str = "none",
+        gamma: float = 0.5,
         box_format: str = "xyxy",
         reduction: str = "mean",
         eps: float = 1e-7,
         compile: bool = False,
     ) -> None:
         super().__init__()
+        options = PenaltyOptions(penalty_form, theta, shape_scale, _size_or_none(image_size))
+        self.recipe = LossRecipe(kind, options, inner_ratio, weight, gamma)
         self.alpha_penalty = _check_alpha_iou_args(
-            kind, alpha, alpha_penalty, box_format, reduction
+            self.recipe, alpha, alpha_penalty, box_format, reduction
         )
-        self.kind, self.alpha, self.eps = kind, float(alpha), eps
+        self.alpha, self.eps = float(alpha), eps
         self.box_format, self.reduction = box_format, reduction
         self._compiled: Callable[..., tuple[Tensor, Tensor]] | None = (
             torch.compile(_loss_and_gradient, dynamic=True) if compile else None
         )
 
+    @property
+    def kind(self) -> str:
+        """The penalty kind (``"iou"``, ``"giou"``, ...)."""
+        return self.recipe.kind
+
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         """Loss of predicted boxes ``pred`` against ``target``, both ``(..., 4)``."""
+        return _reduce(self.per_pair(pred, target), self.reduction)
+
+    def per_pair(self, pred: Tensor, target: Tensor) -> Tensor:
+        """The loss of each pair (shape ``pred.shape[:-1]`` broadcast with ``target``'s)."""
         pairs = max(pred.shape[:-1].numel(), target.shape[:-1].numel())
         fused = (
             self._compiled is not None
@@ -105,14 +136,13 @@ class AlphaIoULoss(nn.Module):
             and not target.requires_grad
         )
         if not fused:
-            return alpha_iou_loss(
+            return recipe_loss(
                 pred,
                 target,
-                kind=self.kind,
+                self.recipe,
                 alpha=self.alpha,
                 alpha_penalty=self.alpha_penalty,
                 box_format=self.box_format,
-                reduction=self.reduction,
                 eps=self.eps,
             )
         xyxy1, xyxy2 = _prepare_pairs(pred, target, self.box_format)
@@ -121,22 +151,22 @@ class AlphaIoULoss(nn.Module):
         # several times faster than a transposed copy).
         cols1 = torch.stack(xyxy1.reshape(-1, 4).unbind(-1))
         cols2 = torch.stack(xyxy2.reshape(-1, 4).unbind(-1))
-        arguments = (self.kind, self.alpha, self.alpha_penalty, self.eps)
+        arguments = (self.recipe, self.alpha, self.alpha_penalty, self.eps)
         try:
             loss = _FusedLoss.apply(cols1, cols2, self._compiled, arguments)
         except Exception as error:  # the compiler's own errors have no common base class
             warnings.warn(
                 f"torch.compile failed ({type(error).__name__}); computing the loss eagerly",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             self._compiled = None
-            return self.forward(pred, target)
-        return _reduce(loss.reshape(batch_shape), self.reduction)
+            return self.per_pair(pred, target)
+        return loss.reshape(batch_shape)
 
     def extra_repr(self) -> str:
         return (
-            f"kind={self.kind!r}, alpha={self.alpha}, alpha_penalty={self.alpha_penalty}, "
+            f"recipe={self.recipe}, alpha={self.alpha}, alpha_penalty={self.alpha_penalty}, "
             f"box_format={self.box_format!r}, reduction={self.reduction!r}, "
             f"compile={self._compiled is not None}"
         )
@@ -192,6 +222,7 @@ class CoordinateLoss(nn.Module):
         self.beta, self.reduction = beta, reduction
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        pred, target = _upcast(pred), _upcast(target)  # 16-bit computes in float32
         if self.beta == 0:
             per_coordinate = F.l1_loss(pred, target, reduction="none")
         else:

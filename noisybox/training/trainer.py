@@ -30,7 +30,7 @@ from ..errors import NoisyboxError
 from ..evaluate import evaluate_detections, mean_matched_iou
 from ..formats import read_annotations
 from ..images import check_images
-from ..losses import AlphaIoULoss, build_loss
+from ..losses import AlphaIoULoss, WiseIoULoss, build_loss, wise_iou_momentum
 from ..outputs import check_work_folder, mark_folder
 from .classes import class_table
 from .data import DetectionDataset, EpochBatchSampler, collate
@@ -115,11 +115,13 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 def build_box_loss(config: TrainConfig) -> torch.nn.Module:
-    """The box loss of a run, summed over the positives (the heads normalise it)."""
+    """The box loss of a run, summed over the positives (the heads normalise it); losses that
+    need the input size (MPDIoU) get the square every batch is resized and padded to."""
     return build_loss(
         config.loss,
         alpha=config.alpha,
         alpha_penalty=config.alpha_penalty,
+        image_size=(config.image_size, config.image_size),
         reduction="sum",
         **({"compile": True} if config.compile_loss else {}),
     )
@@ -284,6 +286,8 @@ class Trainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         self.total_steps = config.total_steps(len(self.train_set), self.world)
+        if isinstance(box_loss, WiseIoULoss) and box_loss.focusing:
+            box_loss.momentum = wise_iou_momentum(self.total_steps)  # as Wise-IoU's authors
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
