@@ -12,28 +12,13 @@ import typer
 
 from noisybox.errors import NoisyboxError
 
+from .options import run_options
 from .training import (
-    AlphaWarmupOption,
-    AmpOption,
-    AugmentOption,
-    BackboneOption,
-    BatchSizeOption,
-    CompileLossOption,
     DataOption,
-    DeterministicOption,
-    DeviceOption,
-    EpochsOption,
-    FormatOption,
     ImagesOption,
-    ImgSizeOption,
-    LrOption,
-    MaxStepsOption,
-    ModelOption,
     TrainAnnOption,
-    TrainOnInvalidOption,
     ValAnnOption,
     ValImagesOption,
-    WeightsOption,
     check_out_beside_data,
     data_paths,
 )
@@ -47,6 +32,7 @@ BaselineOption = Annotated[
 ]
 
 
+@run_options("bench")
 def bench(
     loss: Annotated[
         list[str] | None,
@@ -83,30 +69,12 @@ def bench(
     val_ann: ValAnnOption = None,
     images: ImagesOption = None,
     val_images: ValImagesOption = None,
-    format: FormatOption = None,
-    model: ModelOption = None,
-    backbone: BackboneOption = None,
-    img_size: ImgSizeOption = None,
-    epochs: EpochsOption = None,
-    max_steps: MaxStepsOption = None,
-    batch_size: BatchSizeOption = None,
-    lr: LrOption = None,
-    device: DeviceOption = "auto",
-    amp: AmpOption = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(help="Data-loading processes (default: up to 8 on a GPU, none on the CPU)."),
-    ] = None,
-    augment: AugmentOption = True,
-    weights: WeightsOption = None,
-    deterministic: DeterministicOption = False,
-    compile_loss: CompileLossOption = False,
-    alpha_warmup: AlphaWarmupOption = 0,
-    on_invalid: TrainOnInvalidOption = "error",
     protocol: Annotated[
         str,
         typer.Option(help="The noise protocol of the noisy training sets: alpha-iou, oa-mil, una."),
     ] = "alpha-iou",
+    *,
+    run: dict,
 ) -> None:
     """Train every loss at every noise rate, data fraction and seed; report the robustness.
 
@@ -120,7 +88,7 @@ def bench(
     from noisybox.training.trainer import finish_distributed, select_device
 
     if preset is None:
-        preset = "paper" if select_device(device).type == "cuda" else "quick"
+        preset = "paper" if select_device(run["device"]).type == "cuda" else "quick"
     if preset not in PRESETS:
         raise NoisyboxError(f"--preset must be one of {', '.join(PRESETS)}; got {preset!r}")
     chosen = PRESETS[preset]
@@ -137,29 +105,15 @@ def bench(
         paths = data_paths(data, train_ann, val_ann, images, val_images)
     else:
         paths = make_builtin_dataset(out / "data", chosen, dry_run=dry_run)
-    given = {
-        "model": model,
-        "backbone": backbone,
-        "image_size": img_size,
-        "batch_size": batch_size,
-        "lr": lr,
-    }
-    settings = {**chosen.train, **{k: v for k, v in given.items() if v is not None}}
-    if epochs is not None or max_steps is not None:
-        settings.update(epochs=epochs, max_steps=max_steps)
+    from_preset = ("model", "backbone", "image_size", "batch_size", "lr")
+    settings = {**chosen.train, **{k: run[k] for k in from_preset if run[k] is not None}}
+    if run["epochs"] is not None or run["max_steps"] is not None:
+        settings.update(epochs=run["epochs"], max_steps=run["max_steps"])
+    if run["workers"] is None:
+        run["workers"] = _default_workers(select_device(run["device"]))
     base = TrainConfig(
         **paths,
-        **settings,
-        format=format,
-        device=device,
-        amp=amp,
-        workers=workers if workers is not None else _default_workers(select_device(device)),
-        augment=augment,
-        weights=str(weights) if weights else None,
-        deterministic=deterministic,
-        compile_loss=compile_loss,
-        alpha_warmup=alpha_warmup,
-        on_invalid=on_invalid,
+        **{**run, **settings},
         out=str(out),
     )
     from noisybox.noise.protocols import PROTOCOLS

@@ -11,6 +11,8 @@ import typer
 
 from noisybox.errors import NoisyboxError
 
+from .options import run_options
+
 
 def make_dataset(
     name: Annotated[str, typer.Argument(help="The dataset to make: shapes.")],
@@ -44,48 +46,6 @@ TrainAnnOption = Annotated[Path | None, typer.Option(help="Training annotations 
 ValAnnOption = Annotated[Path | None, typer.Option(help="Clean validation annotations.")]
 ImagesOption = Annotated[Path | None, typer.Option(help="Image folder.")]
 ValImagesOption = Annotated[Path | None, typer.Option(help="Validation image folder.")]
-FormatOption = Annotated[str | None, typer.Option(help="coco, voc or yolo (default: detected).")]
-# the settings a bench preset can fill in are optional (None: the preset's)
-ModelOption = Annotated[str | None, typer.Option(help="fcos, retinanet or faster-rcnn.")]
-BackboneOption = Annotated[str | None, typer.Option(help="tiny, resnet18/34/50 or mobilenet_v3.")]
-ImgSizeOption = Annotated[int | None, typer.Option(help="Square input side, pixels.")]
-EpochsOption = Annotated[int | None, typer.Option(help="Passes over the training images.")]
-MaxStepsOption = Annotated[int | None, typer.Option(help="Optimizer steps (instead of --epochs).")]
-BatchSizeOption = Annotated[int | None, typer.Option(help="Images per step (per process).")]
-LrOption = Annotated[
-    float | None, typer.Option(help="Peak learning rate (AdamW, warm-up, cosine).")
-]
-DeviceOption = Annotated[str, typer.Option(help="auto, cuda or cpu.")]
-AmpOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--amp/--no-amp",
-        help="Mixed precision, bf16 where supported (default: on for CUDA, off for the CPU).",
-    ),
-]
-WorkersOption = Annotated[int, typer.Option(help="Data-loading processes.")]
-AugmentOption = Annotated[bool, typer.Option(help="Flip, scale and colour jitter.")]
-WeightsOption = Annotated[
-    Path | None,
-    typer.Option(help="A local checkpoint, or 'imagenet' (backbone, from torchvision's cache)."),
-]
-DeterministicOption = Annotated[bool, typer.Option(help="Deterministic kernels only.")]
-TrainOnInvalidOption = Annotated[
-    str,
-    typer.Option(
-        "--on-invalid",
-        help="Unreadable images: error (stop before training, naming them) or skip (leave "
-        "them out).",
-    ),
-]
-AlphaWarmupOption = Annotated[
-    int,
-    typer.Option(
-        help="Raise α linearly from 1 to the loss's α over the first STEPS steps (0: off).",
-        metavar="STEPS",
-    ),
-]
-CompileLossOption = Annotated[bool, typer.Option(help="torch.compile the box loss.")]
 
 
 def check_out_beside_data(out: Path, data: Path | None) -> None:
@@ -119,72 +79,42 @@ def data_paths(
     return paths
 
 
+@run_options("train")
 def train(
     data: DataOption = None,
     train_ann: TrainAnnOption = None,
     val_ann: ValAnnOption = None,
     images: ImagesOption = None,
     val_images: ValImagesOption = None,
-    format: FormatOption = None,
     loss: Annotated[
         str, typer.Option(help="Box loss: iou, alpha-iou, diou, alpha-ciou:2.5, ...")
     ] = "iou",
     alpha: Annotated[float | None, typer.Option(help="α of an alpha-* loss.")] = None,
     alpha_penalty: Annotated[float | None, typer.Option(help="α of the penalty term.")] = None,
-    alpha_warmup: AlphaWarmupOption = 0,
-    on_invalid: TrainOnInvalidOption = "error",
-    model: ModelOption = "fcos",
-    backbone: BackboneOption = "tiny",
-    img_size: ImgSizeOption = 128,
-    epochs: EpochsOption = None,
-    max_steps: MaxStepsOption = None,
-    batch_size: BatchSizeOption = 8,
-    lr: LrOption = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed of initialization, order and augmentation.")] = 0,
-    device: DeviceOption = "auto",
-    amp: AmpOption = None,
-    workers: WorkersOption = 0,
-    augment: AugmentOption = True,
-    weights: WeightsOption = None,
-    deterministic: DeterministicOption = False,
-    compile_loss: CompileLossOption = False,
     tensorboard: Annotated[bool, typer.Option(help="Also log to RUN_DIR/tensorboard.")] = False,
     checkpoint_every: Annotated[
         int, typer.Option(help="Save a checkpoint every N steps (and at the end).", min=1)
     ] = 100,
     out: Annotated[Path, typer.Option(help="Run folder to create.")] = Path("runs/run"),
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --out.")] = False,
+    *,
+    run: dict,
 ) -> None:
     """Train a detector with the chosen box loss, then evaluate it on the clean validation set."""
     from noisybox.config import TrainConfig
     from noisybox.training.trainer import finish_distributed, train_and_evaluate
 
-    if epochs is None and max_steps is None:
-        epochs = 10
+    if run["epochs"] is None and run["max_steps"] is None:
+        run["epochs"] = 10
     check_out_beside_data(out, data)
     config = TrainConfig(
         **data_paths(data, train_ann, val_ann, images, val_images),
-        format=format,
-        model=model,
-        backbone=backbone,
+        **run,
         loss=loss,
         alpha=alpha,
         alpha_penalty=alpha_penalty,
-        alpha_warmup=alpha_warmup,
-        on_invalid=on_invalid,
-        image_size=img_size,
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        lr=lr,
         seed=seed,
-        device=device,
-        amp=amp,
-        workers=workers,
-        augment=augment,
-        weights=str(weights) if weights else None,
-        deterministic=deterministic,
-        compile_loss=compile_loss,
         tensorboard=tensorboard,
         checkpoint_every=checkpoint_every,
         out=str(out),

@@ -122,6 +122,9 @@ def counterpart(loss: str) -> str | None:
 
 #: settings that never change a run's result: a resumed run may change them
 RUNTIME_FIELDS = ("out", "workers", "tensorboard", "log_every", "checkpoint_every")
+#: settings added after results stores were in use, with their default: at that default a
+#: setting is left out of a bench's settings fingerprint, so that older results still match
+LATER_FIELDS = {"alpha_warmup": 0, "on_invalid": "error", "penalty_form": "paper"}
 #: settings that name files: ``config.json`` holds them relative to the run folder
 PATH_FIELDS = (
     "train_annotations",
@@ -152,6 +155,7 @@ class TrainConfig:
     alpha: float | None = None
     alpha_penalty: float | None = None
     alpha_warmup: int = 0
+    penalty_form: str = "paper"
     image_size: int = 128
     epochs: int | None = None
     max_steps: int | None = None

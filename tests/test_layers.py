@@ -18,3 +18,50 @@ def test_settings_grid_store_and_reports_import_no_torch():
     code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False", done.stdout + done.stderr
+
+
+def test_train_and_bench_share_every_run_option_declared_once():
+    """One entry of cli.options.RUN_OPTIONS gives both commands the flag, which sets the
+    TrainConfig field of that name; bench leaves the preset's settings as None."""
+    import dataclasses
+    import inspect
+
+    from noisybox.cli.benchmark import bench
+    from noisybox.cli.options import BENCH_DECIDES, RUN_OPTIONS
+    from noisybox.cli.training import train
+
+    from noisybox.config import TrainConfig
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for command, name in ((train, "train"), (bench, "bench")):
+        parameters = inspect.signature(command).parameters
+        for option in RUN_OPTIONS:
+            assert option.field in fields
+            default = parameters[option.name].default
+            if name == "bench" and option.bench_default is BENCH_DECIDES:
+                assert default is None, option.name
+            else:
+                assert default == option.default, option.name
+
+
+def test_one_real_option_walkthrough_penalty_form(tmp_path, shapes):
+    """--penalty-form: a TrainConfig field, one shared CLI option and the loss builder. It
+    reaches the run's loss, and at its default leaves bench fingerprints as they were."""
+    from noisybox.cli import main
+
+    from noisybox.benchmark.runner import fingerprint, settings_of
+    from noisybox.losses.modules import AlphaIoULoss
+    from noisybox.training.trainer import build_box_loss
+
+    from .datasets import toy_config
+
+    config = toy_config(shapes, tmp_path, loss="alpha-diou", penalty_form="official")
+    official = build_box_loss(config)
+    assert isinstance(official, AlphaIoULoss)
+    assert official.recipe.options.penalty_form == "official"
+    default = toy_config(shapes, tmp_path)
+    assert "penalty_form" not in settings_of(default)
+    changed = settings_of(toy_config(shapes, tmp_path, penalty_form="official"))
+    assert fingerprint(changed) != fingerprint(settings_of(default))
+    assert main(["train", "--data", str(shapes), "--penalty-form", "nope", "--max-steps", "1",
+                 "--out", str(tmp_path / "r"), "--device", "cpu"]) == 2  # fmt: skip

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import __version__
-from ..config import PATH_FIELDS, RUNTIME_FIELDS, TrainConfig, relative_paths
+from ..config import LATER_FIELDS, PATH_FIELDS, RUNTIME_FIELDS, TrainConfig, relative_paths
 from ..derive import derive_annotations
 from ..errors import NoisyboxError
 from ..formats import read_annotations
@@ -45,10 +45,6 @@ from .store import append_record, read_records, results_file
 
 #: TrainConfig fields a grid sets per run
 GRID_FIELDS = ("loss", "alpha", "alpha_penalty", "seed")
-
-#: TrainConfig fields added after results stores were in use, with their default: at that
-#: default a field is left out of the settings, so that older results still match
-LATER_FIELDS = {"alpha_warmup": 0, "on_invalid": "error"}
 
 
 def settings_of(base: TrainConfig, protocol: str = "alpha-iou") -> dict:

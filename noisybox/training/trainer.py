@@ -117,14 +117,18 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 def build_box_loss(config: TrainConfig) -> torch.nn.Module:
     """The box loss of a run, summed over the positives (the heads normalise it); losses that
     need the input size (MPDIoU) get the square every batch is resized and padded to."""
-    return build_loss(
-        config.loss,
-        alpha=config.alpha,
-        alpha_penalty=config.alpha_penalty,
-        image_size=(config.image_size, config.image_size),
-        reduction="sum",
-        **({"compile": True} if config.compile_loss else {}),
-    )
+    try:
+        return build_loss(
+            config.loss,
+            alpha=config.alpha,
+            alpha_penalty=config.alpha_penalty,
+            image_size=(config.image_size, config.image_size),
+            reduction="sum",
+            **({"penalty_form": config.penalty_form} if config.penalty_form != "paper" else {}),
+            **({"compile": True} if config.compile_loss else {}),
+        )
+    except ValueError as error:  # a setting the loss cannot take, named by the loss
+        raise NoisyboxError(f"loss {config.loss}: {error}") from None
 
 
 @dataclass

@@ -1,0 +1,170 @@
+"""The options ``train`` and ``bench`` share, declared once: one :class:`RunOption` per
+:class:`~noisybox.config.TrainConfig` setting, added to both commands by :func:`run_options`.
+
+Adding a training option is one entry here (flag, help, default of ``train``; ``bench``'s
+default is ``None`` where bench fills the setting in), one field of ``TrainConfig`` and the
+code that uses it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+#: a ``bench`` default: bench fills the setting in (from its preset; workers from the device)
+BENCH_DECIDES = object()
+
+
+@dataclass(frozen=True)
+class RunOption:
+    """One shared option.
+
+    Attributes:
+        field: the ``TrainConfig`` field it sets (the command parameter has this name, or
+            ``parameter`` where the flag differs).
+        kind: the Python type of the value (without ``None``).
+        option: the ``typer.Option`` (flag and help).
+        default: ``train``'s default.
+        bench_default: ``bench``'s default: the same, or :data:`BENCH_DECIDES`.
+        parameter: the command parameter's name where it is not ``field`` (``img_size``).
+    """
+
+    field: str
+    kind: Any
+    option: Any
+    default: Any
+    bench_default: Any = None
+    parameter: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.parameter or self.field
+
+    def signature_parameter(self, command: str) -> inspect.Parameter:
+        """The keyword parameter of ``command`` (``train`` or ``bench``) for this option."""
+        from_preset = command == "bench" and self.bench_default is BENCH_DECIDES
+        default = self.default if command == "train" or self.bench_default is None else (
+            None if from_preset else self.bench_default
+        )  # fmt: skip
+        optional = from_preset or default is None
+        annotation = Annotated[(self.kind | None) if optional else self.kind, self.option]
+        return inspect.Parameter(
+            self.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+        )
+
+
+def _option(help: str, *flags: str, **kwargs: Any) -> Any:
+    return typer.Option(*flags, help=help, **kwargs)
+
+
+#: every setting ``train`` and ``bench`` share, in ``--help`` order
+RUN_OPTIONS: tuple[RunOption, ...] = (
+    RunOption("format", str, _option("coco, voc or yolo (default: detected)."), None),
+    RunOption("model", str, _option("fcos, retinanet or faster-rcnn."), "fcos", BENCH_DECIDES),
+    RunOption(
+        "backbone",
+        str,
+        _option("tiny, resnet18/34/50 or mobilenet_v3."),
+        "tiny",
+        BENCH_DECIDES,
+    ),
+    RunOption(
+        "image_size",
+        int,
+        _option("Square input side, pixels."),
+        128,
+        BENCH_DECIDES,
+        parameter="img_size",
+    ),
+    RunOption("epochs", int, _option("Passes over the training images."), None, BENCH_DECIDES),
+    RunOption(
+        "max_steps", int, _option("Optimizer steps (instead of --epochs)."), None, BENCH_DECIDES
+    ),
+    RunOption("batch_size", int, _option("Images per step (per process)."), 8, BENCH_DECIDES),
+    RunOption(
+        "lr", float, _option("Peak learning rate (AdamW, warm-up, cosine)."), 2e-3, BENCH_DECIDES
+    ),
+    RunOption("device", str, _option("auto, cuda or cpu."), "auto"),
+    RunOption(
+        "amp",
+        bool,
+        _option(
+            "Mixed precision, bf16 where supported (default: on for CUDA, off for the CPU).",
+            "--amp/--no-amp",
+        ),
+        None,
+    ),
+    RunOption(
+        "workers",
+        int,
+        _option("Data-loading processes (bench default: up to 8 on a GPU, none on the CPU)."),
+        0,
+        BENCH_DECIDES,
+    ),
+    RunOption("augment", bool, _option("Flip, scale and colour jitter."), True),
+    RunOption(
+        "weights",
+        Path,
+        _option("A local checkpoint, or 'imagenet' (backbone, from torchvision's cache)."),
+        None,
+    ),
+    RunOption("deterministic", bool, _option("Deterministic kernels only."), False),
+    RunOption("compile_loss", bool, _option("torch.compile the box loss."), False),
+    RunOption(
+        "alpha_warmup",
+        int,
+        _option(
+            "Raise α linearly from 1 to the loss's α over the first STEPS steps (0: off).",
+            metavar="STEPS",
+        ),
+        0,
+    ),
+    RunOption(
+        "penalty_form",
+        str,
+        _option(
+            "How DIoU/CIoU losses raise their distance term to α: paper, (ρ²/c²)^α, or "
+            "official, the α-IoU code's (ρx^2α + ρy^2α)/(cw^2α + ch^2α)."
+        ),
+        "paper",
+    ),
+    RunOption(
+        "on_invalid",
+        str,
+        _option(
+            "Unreadable images: error (stop before training, naming them) or skip (leave "
+            "them out).",
+            "--on-invalid",
+        ),
+        "error",
+    ),
+)
+
+
+def run_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add :data:`RUN_OPTIONS` to a command (``"train"`` or ``"bench"``) as keyword options;
+    the command receives them as one dict, ``run``: ``TrainConfig`` field -> value (``None``
+    for a ``bench`` setting left to the preset)."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        own = [p for p in inspect.signature(function).parameters.values() if p.name != "run"]
+        shared = [option.signature_parameter(command) for option in RUN_OPTIONS]
+
+        @functools.wraps(function)
+        def command_function(**kwargs: Any) -> Any:
+            run = {option.field: kwargs.pop(option.name) for option in RUN_OPTIONS}
+            if run["weights"] is not None:
+                run["weights"] = str(run["weights"])
+            return function(**kwargs, run=run)
+
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+        command_function.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+        return command_function
+
+    return decorate
