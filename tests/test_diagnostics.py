@@ -15,7 +15,8 @@ from noisybox.evaluate import mean_matched_iou
 from noisybox.losses import build_loss
 from noisybox.report.plots import REGIME_FLOOR, regime_points
 from noisybox.report.tables import METRICS
-from noisybox.training.diagnostics import PositiveIoU, alpha_at, summarize_positive_iou
+from noisybox.training.diagnostics import PositiveIoU, summarize_positive_iou
+from noisybox.training.hooks import alpha_at
 from noisybox.training.models import _decode, build_detector, regression_loss
 from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder
 

@@ -87,12 +87,3 @@ def summarize_positive_iou(logged: list[dict]) -> dict[str, float] | None:
         name: sum(r[f"positive_iou_{name}"] for r in steps) / len(steps) for name in QUANTILES
     }
     return {**summary, "steps": len(steps)}
-
-
-def alpha_at(step: int, target: float, warmup_steps: int) -> float:
-    """α at training ``step`` (0-based) under a linear warm-up from 1 to ``target`` over
-    ``warmup_steps`` steps (``target`` from step ``warmup_steps`` on; 0 steps: always
-    ``target``)."""
-    if step >= warmup_steps:
-        return target
-    return 1.0 + (target - 1.0) * step / warmup_steps

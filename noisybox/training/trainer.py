@@ -13,7 +13,6 @@ matched at IoU 0.5). ``noisybox eval --run`` needs nothing else, from any folder
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -34,7 +33,15 @@ from ..losses import AlphaIoULoss, WiseIoULoss, build_loss, wise_iou_momentum
 from ..outputs import check_work_folder, mark_folder
 from .classes import class_table
 from .data import DetectionDataset, EpochBatchSampler, collate
-from .diagnostics import alpha_at
+from .hooks import (
+    AlphaWarmup,
+    Checkpointer,
+    Hook,
+    LearningRateSchedule,
+    MetricsLog,
+    StepContext,
+    TensorBoard,
+)
 from .models import build_detector, count_parameters, load_cached_imagenet_weights
 from .run_folder import RunFolder
 
@@ -207,14 +214,6 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _learning_rate(step: int, config: TrainConfig, total: int) -> float:
-    """Linear warm-up, then cosine decay to zero at the last step."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
-    return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
 class Trainer:
     """Builds everything a run needs from a :class:`TrainConfig` and runs it."""
 
@@ -375,7 +374,8 @@ class Trainer:
         missing, unexpected = self.model.load_state_dict(state, strict=False)
         self.log(f"loaded {path}: {len(missing)} missing, {len(unexpected)} unexpected tensors")
 
-    def _save_checkpoint(self) -> None:
+    def save_checkpoint(self) -> None:
+        """Save model, optimizer, scaler and step to the run's checkpoint (rank 0 only)."""
         if self.rank != 0:
             return
         state = {
@@ -437,20 +437,14 @@ class Trainer:
             persistent_workers=config.workers > 0,
         )
         self.model.train()
-        started, images_seen, first_step, skipped = time.perf_counter(), 0, self.step, 0
-        metrics_path = self.files.metrics if self.rank == 0 else Path(os.devnull)
-        board = _tensorboard_writer(self.run_dir) if config.tensorboard and self.rank == 0 else None
-        with metrics_path.open("a") as metrics:
+        hooks = self.build_hooks()
+        for hook in hooks:
+            hook.before_train(self)
+        try:
             for images, targets in loader:
-                lr = _learning_rate(self.step, config, self.total_steps)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                alphas = self._warm_alpha()
-                logged = (self.step + 1) % config.log_every == 0 or (
-                    self.step + 1 == self.total_steps
-                )
-                if logged:
-                    self.model.positive_iou.arm()
+                context = StepContext(step=self.step, images=len(images))
+                for hook in hooks:
+                    hook.before_step(self, context)
                 images = [image.to(self.device, non_blocking=True) for image in images]
                 targets = [
                     {"boxes": t["boxes"].to(self.device), "labels": t["labels"].to(self.device)}
@@ -465,51 +459,26 @@ class Trainer:
                     self.device,
                     self.amp_dtype,
                 )
-                losses, total = result.losses, result.total
-                skipped += result.skipped
                 self.step += 1
-                images_seen += len(images) * self.world
-                if logged:
-                    elapsed = time.perf_counter() - started
-                    diagnostics = self.model.positive_iou.take()
-                    values = self._mean_over_ranks({"loss": total, **losses, **diagnostics})
-                    if not math.isfinite(values["loss"]):  # the same on every rank: all stop
-                        loss = values["loss"]
-                        raise NoisyboxError(
-                            f"the loss became {loss} by step {self.step}; try a lower --lr"
-                        )
-                    record = {
-                        "step": self.step,
-                        "lr": lr,
-                        **alphas,
-                        **values,
-                        "images_per_s": images_seen / elapsed,
-                        "processes": self.world,
-                        "skipped_steps": skipped,
-                    }
-                    metrics.write(json.dumps(record) + "\n")
-                    metrics.flush()
-                    eta = (self.total_steps - self.step) * elapsed / (self.step - first_step)
-                    self.on_step({**record, "total": self.total_steps, "eta_s": eta})
-                    if board is not None:
-                        for name, value in record.items():
-                            if name != "step":
-                                board.add_scalar(f"train/{name}", value, self.step)
-                if self.step % config.checkpoint_every == 0 or self.step == self.total_steps:
-                    self._save_checkpoint()
-        if board is not None:
-            board.close()
+                for hook in hooks:
+                    hook.after_step(self, context, result)
+        finally:
+            for hook in hooks:
+                hook.after_train(self)
 
-    def _warm_alpha(self) -> dict[str, float]:
-        """Set the loss's α (and α of the penalty) for this step under ``alpha_warmup``;
-        the values set, for the metrics record (none without a warm-up)."""
-        if not self.alpha_targets:
-            return {}
-        warmup = self.config.alpha_warmup
-        values = {name: alpha_at(self.step, t, warmup) for name, t in self.alpha_targets.items()}
-        for name, value in values.items():
-            setattr(self.box_loss, name, value)
-        return values
+    def build_hooks(self) -> list[Hook]:
+        """What runs around each step, in order: the learning-rate schedule, the α warm-up,
+        the metrics log, TensorBoard (``config.tensorboard``, rank 0) and checkpoints."""
+        config = self.config
+        hooks: list[Hook] = [LearningRateSchedule(config.lr, config.warmup_steps, self.total_steps)]
+        if self.alpha_targets:
+            hooks.append(AlphaWarmup(self.box_loss, self.alpha_targets, config.alpha_warmup))
+        metrics = self.files.metrics if self.rank == 0 else Path(os.devnull)
+        hooks.append(MetricsLog(metrics, config.log_every, self.total_steps, self.on_step))
+        if config.tensorboard and self.rank == 0:
+            hooks.append(TensorBoard(self.files.tensorboard))
+        hooks.append(Checkpointer(config.checkpoint_every, self.total_steps))
+        return hooks
 
     def _log_step(self, record: dict) -> None:
         self.log(
@@ -518,7 +487,7 @@ class Trainer:
             f"ETA {record['eta_s']:.0f} s"
         )
 
-    def _mean_over_ranks(self, losses: dict[str, torch.Tensor]) -> dict[str, float]:
+    def mean_over_ranks(self, losses: dict[str, torch.Tensor]) -> dict[str, float]:
         """Loss values averaged over the processes (every rank calls this at the same steps)."""
         stacked = torch.stack([value.detach().float().to(self.device) for value in losses.values()])
         if self.world > 1:
@@ -717,17 +686,6 @@ def finish_distributed() -> None:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-
-
-def _tensorboard_writer(run_dir: Path):
-    """A TensorBoard writer into ``RUN_DIR/tensorboard`` (the optional tensorboard package)."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise NoisyboxError(
-            "--tensorboard needs the tensorboard package: pip install tensorboard"
-        ) from None
-    return SummaryWriter(str(RunFolder(run_dir).tensorboard))
 
 
 def init_distributed(device: str) -> tuple[int, int]:

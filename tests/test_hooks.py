@@ -1,0 +1,103 @@
+"""The pieces around the training step, each on its own with a stand-in trainer: the
+learning-rate schedule, the α warm-up, the metrics log and the checkpointer."""
+
+import itertools
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from noisybox.errors import NoisyboxError
+from noisybox.training.hooks import (
+    AlphaWarmup,
+    Checkpointer,
+    LearningRateSchedule,
+    MetricsLog,
+    StepContext,
+    learning_rate,
+)
+from noisybox.training.trainer import StepResult
+
+
+def test_learning_rate_warms_up_linearly_then_decays_to_zero_by_cosine():
+    rates = [learning_rate(step, 1.0, 4, 12) for step in range(14)]
+    assert rates[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert rates[4] == 1.0 and rates[8] == pytest.approx(0.5)  # half-way through the cosine
+    assert rates[12] == pytest.approx(0.0, abs=1e-12) and rates[13] == rates[12]  # held at 0
+    assert all(a >= b for a, b in itertools.pairwise(rates[4:]))
+
+
+class FakeTrainer(SimpleNamespace):
+    """What hooks read of a trainer: step, world, optimizer, model.positive_iou, ..."""
+
+    def __init__(self, **kwargs):
+        recorder = SimpleNamespace(
+            armed=0, arm=lambda: None, take=lambda: {"positive_iou_p50": 0.5}
+        )
+        super().__init__(step=0, world=1, model=SimpleNamespace(positive_iou=recorder), **kwargs)
+        self.saved: list[int] = []
+
+    def save_checkpoint(self):
+        self.saved.append(self.step)
+
+    def mean_over_ranks(self, losses):
+        return {name: float(value) for name, value in losses.items()}
+
+
+def run_steps(trainer, hooks, steps, loss=1.0):
+    for hook in hooks:
+        hook.before_train(trainer)
+    contexts = []
+    for _ in range(steps):
+        context = StepContext(step=trainer.step, images=4)
+        for hook in hooks:
+            hook.before_step(trainer, context)
+        trainer.step += 1
+        result = StepResult({"box": torch.tensor(loss)}, torch.tensor(loss), skipped=False)
+        for hook in hooks:
+            hook.after_step(trainer, context, result)
+        contexts.append(context)
+    for hook in hooks:
+        hook.after_train(trainer)
+    return contexts
+
+
+def test_schedule_sets_every_group_and_reports_the_rate():
+    optimizer = SimpleNamespace(param_groups=[{"lr": 0.0}, {"lr": 0.0}])
+    contexts = run_steps(FakeTrainer(optimizer=optimizer), [LearningRateSchedule(2.0, 2, 4)], 2)
+    assert [c.values["lr"] for c in contexts] == [1.0, 2.0]
+    assert [g["lr"] for g in optimizer.param_groups] == [2.0, 2.0]
+
+
+def test_alpha_warmup_sets_the_loss_attributes_step_by_step():
+    loss = SimpleNamespace(alpha=3.0, alpha_penalty=3.0)
+    hook = AlphaWarmup(loss, {"alpha": 3.0, "alpha_penalty": 2.0}, warmup=2)
+    contexts = run_steps(FakeTrainer(), [hook], 3)
+    assert [c.values["alpha"] for c in contexts] == [1.0, 2.0, 3.0]
+    assert [c.values["alpha_penalty"] for c in contexts] == [1.0, 1.5, 2.0]
+    assert (loss.alpha, loss.alpha_penalty) == (3.0, 2.0)
+
+
+def test_metrics_log_writes_every_nth_and_the_last_step(tmp_path):
+    seen = []
+    hook = MetricsLog(tmp_path / "metrics.jsonl", log_every=2, total=5, on_step=seen.append)
+    contexts = run_steps(FakeTrainer(), [hook], 5)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 5]
+    assert [c.logged for c in contexts] == [False, True, False, True, True]
+    assert records[0]["box"] == 1.0 and records[0]["positive_iou_p50"] == 0.5
+    assert [s["eta_s"] >= 0 for s in seen] == [True] * 3 and seen[-1]["total"] == 5
+
+
+def test_metrics_log_stops_a_run_whose_loss_is_not_finite(tmp_path):
+    hook = MetricsLog(tmp_path / "metrics.jsonl", log_every=1, total=3, on_step=lambda _: None)
+    with pytest.raises(NoisyboxError, match="became nan by step 1"):
+        run_steps(FakeTrainer(), [hook], 1, loss=math.nan)
+
+
+def test_checkpointer_saves_every_nth_and_the_last_step():
+    trainer = FakeTrainer()
+    run_steps(trainer, [Checkpointer(every=3, total=7)], 7)
+    assert trainer.saved == [3, 6, 7]
