@@ -12,7 +12,7 @@ import typer
 
 from noisybox.errors import NoisyboxError
 
-from .options import run_options
+from .options import command_options, run_options
 from .training import (
     DataOption,
     ImagesOption,
@@ -125,7 +125,15 @@ def bench(
         _print_plan(runs, shard_runs, part, preset, base, out, cost)
         return
     with _grid_progress(len(shard_runs)) as on_event:
-        run_grid(base, shard_runs, out, shard=part, on_event=on_event, protocol=protocol)
+        run_grid(
+            base,
+            shard_runs,
+            out,
+            shard=part,
+            on_event=on_event,
+            protocol=protocol,
+            command_options=command_options(),
+        )
     finish_distributed()
     if os.environ.get("RANK", "0") == "0":  # rank 0 of a torchrun group, or no group
         _write_report(out, baseline)

@@ -147,10 +147,55 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
 )
 
 
+def _load_config(ctx: typer.Context, value: Path | None) -> Path | None:
+    """``--config FILE``: its values become the command's defaults, so flags still win."""
+    if value is None:
+        return None
+    from noisybox.command_config import read_command_config
+
+    known = {param.name for param in ctx.command.params if param.name} - {"config"}
+    values = read_command_config(value, str(ctx.info_name), known)
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+    return value
+
+
+CONFIG_OPTION = inspect.Parameter(
+    "config",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=None,
+    annotation=Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A TOML file of this command's options, keys as Python names (img_size = 96, "
+            "eta = [0, 0.3]); flags given here win. OUT/config.toml of an earlier run repeats it.",
+            is_eager=True,
+            callback=_load_config,
+        ),
+    ],
+)
+
+
+def command_options() -> dict[str, Any]:
+    """The running command's options, resolved (``--config`` file, flags, defaults), as
+    ``config.toml`` keeps them."""
+    try:  # typer 0.2x carries its own copy of click
+        from typer._click.globals import get_current_context
+    except ImportError:  # older typer runs on click itself
+        from click import get_current_context
+
+    from noisybox.command_config import resolved_options
+
+    context = get_current_context()
+    order = [param.name for param in context.command.params]  # as in --help
+    params = context.params
+    return resolved_options({name: params[name] for name in order if name in params})
+
+
 def run_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add :data:`RUN_OPTIONS` to a command (``"train"`` or ``"bench"``) as keyword options;
-    the command receives them as one dict, ``run``: ``TrainConfig`` field -> value (``None``
-    for a ``bench`` setting left to the preset)."""
+    """Add ``--config`` and :data:`RUN_OPTIONS` to a command (``"train"`` or ``"bench"``) as
+    keyword options; the command receives the run options as one dict, ``run``:
+    ``TrainConfig`` field -> value (``None`` for a ``bench`` setting left to the preset)."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         own = [p for p in inspect.signature(function).parameters.values() if p.name != "run"]
@@ -158,13 +203,15 @@ def run_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., An
 
         @functools.wraps(function)
         def command_function(**kwargs: Any) -> Any:
+            kwargs.pop("config")  # already applied, as defaults
             run = {option.field: kwargs.pop(option.name) for option in RUN_OPTIONS}
             if run["weights"] is not None:
                 run["weights"] = str(run["weights"])
             return function(**kwargs, run=run)
 
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
-        command_function.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+        parameters = [CONFIG_OPTION, *own, *shared]
+        command_function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         return command_function
 
     return decorate

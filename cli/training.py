@@ -11,7 +11,7 @@ import typer
 
 from noisybox.errors import NoisyboxError
 
-from .options import run_options
+from .options import command_options, run_options
 
 
 def make_dataset(
@@ -120,7 +120,9 @@ def train(
         out=str(out),
     )
     with progress_display() as on_step:
-        result = train_and_evaluate(config, resume=resume, on_step=on_step)
+        result = train_and_evaluate(
+            config, resume=resume, on_step=on_step, command_options=command_options()
+        )
     finish_distributed()
     if not result:  # another process of a torchrun group: rank 0 reports
         return

@@ -405,6 +405,29 @@ def test_improvements_compare_the_seeds_both_losses_have(tmp_path):
     assert table.info.loc[(1.0, 0.2, "alpha-iou vs iou"), "seeds"] == 1
 
 
+def test_spread_and_marks_on_numbers_known_in_advance(tmp_path):
+    """Three seeds, iou at 10, 20, 30 (every metric). At η = 0.2 alpha-iou gains 1, 1, 1:
+    the seed moves both losses alike, so the paired differences have spread 0 and +5% is
+    marked, though each loss alone spreads by 10 (unpaired, nothing would be). At η = 0.4 it
+    gains 2.25, 0.25, 0.5: mean 1, paired std 1.09 with ``ddof=1`` (0.89 with ``ddof=0``),
+    so +5% is not marked. A loss row's spread is the sample std, ``ddof=1``: exactly 10."""
+    for eta, gains in ((0.2, (1.0, 1.0, 1.0)), (0.4, (2.25, 0.25, 0.5))):
+        for seed, value in enumerate((10.0, 20.0, 30.0)):
+            store_run(tmp_path, "iou", seed, value, eta=eta, run_id=f"iou-{eta}-{seed}")
+            store_run(tmp_path, "alpha-iou", seed, value + gains[seed], eta=eta,
+                      run_id=f"alpha-iou-{eta}-{seed}")  # fmt: skip
+    table = robustness_table(load_results(tmp_path)[0])
+    for eta in (0.2, 0.4):
+        assert table.spread.loc[(1.0, eta, "iou")].tolist() == [10.0] * len(METRICS)
+        improvement = table.values.loc[(1.0, eta, "alpha-iou vs iou")]
+        assert improvement.tolist() == pytest.approx([5.0] * len(METRICS))  # 21 / 20
+    assert table.marked.loc[(1.0, 0.2, "alpha-iou vs iou")].all()
+    assert not table.marked.loc[(1.0, 0.4, "alpha-iou vs iou")].any()
+    text = render(table, "markdown")
+    assert "| iou | 20.00 ± 10.00 |" in text
+    assert "**+5.00%**" in text and "| +5.00% |" in text
+
+
 def test_report_per_class(tmp_path, capsys):
     for seed, loss, ap in ((0, "iou", 40.0), (1, "iou", 50.0), (0, "alpha-iou", 30.0)):
         per_class = {

@@ -329,6 +329,25 @@ def test_subsample_nested_and_covering(tmp_path, capsys):
     assert code == 2 and "--fraction must be in (0, 1]" in err
 
 
+def test_subsample_keeps_a_class_of_one_image_in_forty(tmp_path, capsys):
+    """Classes 3 and 7 are each in one image of forty, class 1 in the rest: every 10% subset
+    (4 images) holds all three, for every seed. Left to the random ranking, a one-image
+    class would survive a 10% subset one seed in ten."""
+    document = coco_document(images=40, boxes_per_image=1, seed=2)
+    for annotation in document["annotations"]:
+        annotation["category_id"] = 1
+    document["annotations"][17]["category_id"] = 7
+    document["annotations"][31]["category_id"] = 3
+    source = write_coco(tmp_path / "train.json", document)
+    for seed in range(5):
+        output = tmp_path / f"sub{seed}.json"
+        args = ["subsample", source, "--fraction", 0.1, "--seed", seed, "-o", output]
+        assert run(args, capsys)[0] == 0
+        written = json.loads(output.read_text())
+        assert len(written["images"]) == 4
+        assert {a["category_id"] for a in written["annotations"]} == {1, 3, 7}
+
+
 def test_subsample_folders(tmp_path, capsys):
     source = write_voc(tmp_path / "Annotations", files=8)
     assert run(["subsample", source, "--fraction", 0.5, "-o", tmp_path / "half"], capsys)[0] == 0

@@ -7,6 +7,7 @@ import torchvision.ops as tv
 from hypothesis import given
 
 from noisybox.losses import alpha_iou_loss
+from noisybox.losses.penalties import PENALTIES
 
 from .boxes import box_pairs, random_boxes
 
@@ -99,6 +100,36 @@ def test_alpha_penalty_only_changes_the_penalty_term():
             alpha_iou_loss(pred, target, kind="iou", alpha=1.0)
         )  # the DIoU penalty rho^2/c^2
         torch.testing.assert_close(diou, iou_term + base**alpha_penalty)
+
+
+def test_the_giou_penalty_is_raised_to_alpha_penalty_on_known_boxes():
+    """A 4x2 box against a 4x4 one (IoU 4/20 = 0.2, enclosing 6x4 = 24, empty 4/24 = 1/6):
+    GIoU at α = 3, α_penalty = 2 is 1 - 0.2³ + (1/6)², not 1 - 0.2³ + (1/6)³."""
+    pred = torch.tensor([[0.0, 0.0, 4.0, 2.0]], dtype=torch.float64)
+    target = torch.tensor([[2.0, 0.0, 6.0, 4.0]], dtype=torch.float64)
+    loss = alpha_iou_loss(pred, target, kind="giou", alpha=3.0, alpha_penalty=2.0)
+    assert loss.item() == pytest.approx(1 - 0.2**3 + (1 / 6) ** 2, rel=1e-9)
+    assert alpha_iou_loss(pred, target, kind="giou", alpha=3.0).item() == pytest.approx(
+        1 - 0.2**3 + (1 / 6) ** 3, rel=1e-9
+    )  # α_penalty defaults to α
+
+
+@pytest.mark.parametrize("kind", sorted(set(PENALTIES) - {"iou"}))
+def test_every_penalty_depends_on_alpha_penalty_only(kind):
+    """``loss(kind) - loss(iou)`` at the same α is the penalty sum, raised to α_penalty: it
+    must not change with α (one kind raised to α instead would, at α = 0.5 and 3)."""
+    generator = torch.Generator().manual_seed(6)
+    pred = random_boxes(40, generator)
+    target = random_boxes(40, generator)
+    options = {"image_size": (80, 60)} if kind == "mpdiou" else {}
+
+    def penalty(alpha):
+        loss = alpha_iou_loss(pred, target, kind=kind, alpha=alpha, alpha_penalty=2.0, **options)
+        return loss - alpha_iou_loss(pred, target, kind="iou", alpha=alpha)
+
+    assert penalty(1.0).abs().max() > 1e-3  # the penalty is there to be raised
+    for alpha in (0.5, 3.0):
+        torch.testing.assert_close(penalty(alpha), penalty(1.0), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -118,6 +118,19 @@ def test_enforce_image_constraints_resolves_in_the_documented_order():
     assert clamped["height"].tolist() == [False, False, True]
 
 
+def test_the_minimum_size_is_one_pixel_each_way_on_a_non_square_image():
+    """Sub-pixel boxes (0.2 x 0.3 px) on a 640 x 480 image stay sub-pixel under η = 0.1 and
+    are raised to exactly 1 x 1 px: a width's minimum is 1/640 of the image, a height's 1/480
+    (swapped, they would be 1.33 px wide and 0.75 px tall)."""
+    clean = np.tile([0.5, 0.5, 0.2 / 640, 0.3 / 480], (6, 1))
+    changes, report = corrupt(synthetic(clean, size=(640.0, 480.0)), NoiseConfig(eta=0.1), 0)
+    widths = changes.boxes[:, 2] - changes.boxes[:, 0]
+    heights = changes.boxes[:, 3] - changes.boxes[:, 1]
+    np.testing.assert_allclose(widths, 1.0, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(heights, 1.0, rtol=0, atol=1e-9)
+    assert report.clamped["width"] == report.clamped["height"] == 6
+
+
 def test_noise_is_deterministic_and_depends_on_the_seed():
     annotations = synthetic(voc_shaped(500))
     first, _ = corrupt(annotations, NoiseConfig(eta=0.2, flip=0.3, drop=0.1), seed=5)

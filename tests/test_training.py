@@ -295,6 +295,58 @@ def test_faster_rcnn_smooth_l1_is_torchvisions_own_loss():
         torch.testing.assert_close(results[0][key], results[1][key], rtol=1e-6, atol=0)
 
 
+class _RecordingBoxLoss(torch.nn.Module):
+    """An IoU-style box loss (not a ``CoordinateLoss``) that keeps what it is given and
+    returns the number of boxes, so that the head's normalisation can be read off."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, predicted, target):
+        self.calls.append((predicted.detach().clone(), target.detach().clone()))
+        return predicted.sum() * 0 + len(predicted)
+
+
+@pytest.mark.parametrize("model", ["fcos", "retinanet", "faster-rcnn"])
+def test_every_detector_gives_an_iou_loss_decoded_pixel_boxes_and_normalises_it(model):
+    """What each head hands an IoU-based box loss: the positives' boxes in pixels, each
+    target row one of the image's (non-square) ground-truth boxes, never encoded deltas
+    (a head passing its deltas to an IoU loss still trains, only on nonsense, so no other
+    test notices); predictions that overlap their targets at initialisation (RetinaNet's
+    anchors and Faster R-CNN's proposals are IoU >= 0.5 positives, the regression near 0);
+    and the sum divided by the number of positives (FCOS by all its foreground locations,
+    RetinaNet per image then averaged), so a loss of 1 per box logs as exactly 1."""
+    from torchvision.ops import box_iou
+
+    from noisybox.training.models import build_detector
+
+    torch.manual_seed(0)
+    box_loss = _RecordingBoxLoss()
+    detector = build_detector(model, "tiny", 4, 64, box_loss)
+    detector.train()
+    images = [torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    gt = [
+        torch.tensor([[4.0, 6.0, 40.0, 50.0]]),
+        torch.tensor([[10.0, 10.0, 30.0, 20.0], [30.0, 30.0, 60.0, 62.0]]),
+    ]
+    targets = [{"boxes": boxes, "labels": torch.arange(1, len(boxes) + 1)} for boxes in gt]
+    losses = detector(images, targets)
+    assert box_loss.calls, "the box loss was never called"
+    all_gt = torch.cat(gt)
+    for predicted, target in box_loss.calls:
+        assert len(predicted) == len(target) > 0
+        distance = (target[:, None, :] - all_gt[None, :, :]).abs().amax(dim=-1)
+        assert distance.amin(dim=1).max() < 1e-3, "targets are not the ground-truth boxes"
+        if model != "fcos":  # FCOS's positives are points: its early boxes are near empty
+            assert box_iou(predicted, target).diagonal().min() > 0.3
+    if model == "fcos":
+        assert losses["bbox_regression"].item() == pytest.approx(1.0, abs=1e-6)
+    elif model == "retinanet":
+        assert len(box_loss.calls) == 2  # one call per image
+        assert losses["bbox_regression"].item() == pytest.approx(1.0, abs=1e-6)
+
+
 def test_zero_size_fcos_predictions_stay_finite():
     """Early FCOS predicts boxes of zero size, where torchvision's CIoU has a NaN gradient."""
     from torchvision.models.detection._utils import BoxLinearCoder
@@ -378,6 +430,27 @@ def test_voc_year_and_yolo_dataset_layouts(tmp_path):
         data_from_folder(tmp_path)
 
 
+def test_yolo_boxes_scale_to_the_pixels_of_non_square_images(tmp_path):
+    """YOLO's ``0.5 0.5 0.25 0.5`` on an 80 x 60 image is x 30..50, y 15..45 px: x scales by
+    the width, y by the height (y by the width would give 20..60), in the training targets
+    (longest side 80: no resize, padding below) and in the validation ground truth."""
+    from PIL import Image
+
+    folder = tmp_path / "yolo"
+    for split in ("train", "val"):
+        (folder / "labels" / split).mkdir(parents=True)
+        (folder / "labels" / split / "a.txt").write_text("0 0.5 0.5 0.25 0.5\n")
+        (folder / "images" / split).mkdir(parents=True)
+        Image.new("RGB", (80, 60)).save(folder / "images" / split / "a.png")
+    config = toy_config(folder, tmp_path / "run", image_size=80, augment=False)
+    trainer = Trainer(config, log=lambda _: None)
+    image, target = trainer.train_set[0]
+    assert image.shape == (3, 80, 80)
+    assert target["boxes"].tolist() == [[30.0, 15.0, 50.0, 45.0]]
+    [record] = trainer.ground_truth()["annotations"]
+    assert record["bbox"] == pytest.approx([30.0, 15.0, 20.0, 30.0], abs=1e-4)
+
+
 def test_imagenet_weights_come_from_the_local_cache_only(tmp_path, shapes, monkeypatch):
     import torchvision
 
@@ -439,7 +512,7 @@ def test_mixed_precision_defaults_to_the_device(tmp_path, shapes):
         assert gpu.amp_dtype in (torch.bfloat16, torch.float16)
 
 
-def _toy_batch():
+def _two_image_batch():
     images = [torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(i)) for i in range(2)]
     targets = [
         {"boxes": torch.tensor([[4.0, 6.0, 40.0, 50.0]]), "labels": torch.tensor([1])},
@@ -470,7 +543,7 @@ def test_the_heads_equal_stock_torchvision_with_its_own_box_loss(model, loss):
     if model == "retinanet":
         stock.head.regression_head._loss_type = "l1"
     stock.head.load_state_dict(ours.head.state_dict(), strict=True)
-    images, targets = _toy_batch()
+    images, targets = _two_image_batch()
     results = []
     for detector in (ours, stock):
         detector.train()

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import __version__
+from ..command_config import write_command_config
 from ..config import LATER_FIELDS, PATH_FIELDS, RUNTIME_FIELDS, TrainConfig, relative_paths
 from ..derive import derive_annotations
 from ..errors import NoisyboxError
@@ -193,8 +194,12 @@ def run_grid(
     shard: tuple[int, int] | None = None,
     on_event: Callable[[Event], None] | None = None,
     protocol: str = "alpha-iou",
+    command_options: dict | None = None,
 ) -> list[dict]:
     """Train and evaluate every run of ``runs`` not finished yet; return the new records.
+
+    ``command_options``, the resolved options of the ``bench`` command, are kept as
+    ``OUT/config.toml`` once the folder is checked (a later call replaces them).
 
     ``base`` is a ``TrainConfig`` holding the data and the training settings; each run sets
     its loss and seed, and its training annotations for η > 0 or a fraction below 1.
@@ -208,6 +213,8 @@ def run_grid(
     check_bench_folder(base, out)
     if rank == 0:
         mark_folder(out, "bench")
+        if command_options is not None:
+            write_command_config(out, "bench", command_options)
     settings = settings_of(base, protocol)
     settings_id = fingerprint(settings)
     done = finished_runs(out, settings)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write
+from ..command_config import write_command_config
 from ..config import RUNTIME_FIELDS, TrainConfig, relative_paths
 from ..errors import NoisyboxError
 from ..evaluate import evaluate_detections, mean_matched_iou
@@ -223,10 +224,14 @@ class Trainer:
         resume: bool = False,
         log: Callable[[str], None] | None = None,
         on_step: Callable[[dict], None] | None = None,
+        command_options: dict | None = None,
     ):
         """``log`` receives messages; ``on_step`` each logged step's record (with ``total``
-        and ``eta_s``), for a progress display; by default both print lines to stderr."""
+        and ``eta_s``), for a progress display; by default both print lines to stderr.
+        ``command_options``, the ``train`` command's resolved options, are kept as the run
+        folder's ``config.toml``."""
         self.config, self.resume = config, resume
+        self.command_options = command_options
         self.rank, self.world = init_distributed(config.device)
         quiet = self.rank != 0
         self.log = (
@@ -414,6 +419,8 @@ class Trainer:
             with atomic_write(self.files.config) as handle:
                 saved = relative_paths(config.to_json(), self.run_dir)
                 handle.write(json.dumps(saved, indent=2).encode())
+        if self.command_options is not None and self.rank == 0:
+            write_command_config(self.run_dir, "train", self.command_options)
         self.log(
             f"{config.model} + {config.backbone} ({count_parameters(self.model):,} parameters), "
             f"loss {config.loss}, {len(self.train_set)} training images, {self.total_steps} steps "
@@ -659,15 +666,19 @@ def train_and_evaluate(
     resume: bool = False,
     log: Callable[[str], None] | None = None,
     on_step: Callable[[dict], None] | None = None,
+    command_options: dict | None = None,
 ) -> dict:
-    """Train as ``config`` says (or finish an interrupted run), evaluate on rank 0.
+    """Train as ``config`` says (or finish an interrupted run), evaluate on rank 0;
+    ``command_options`` as :class:`Trainer` takes them.
 
     Returns eval.json's content plus ``seconds`` (``{"train": …, "evaluate": …}``) on rank 0,
     ``{}`` on the other processes of a ``torchrun`` group, which stays open for another run
     (:func:`finish_distributed` closes it).
     """
     started = time.perf_counter()
-    trainer = Trainer(config, resume=resume, log=log, on_step=on_step)
+    trainer = Trainer(
+        config, resume=resume, log=log, on_step=on_step, command_options=command_options
+    )
     trainer.train()  # a resumed run that had finished trains no further step
     trained = time.perf_counter()
     if trainer.world > 1:
