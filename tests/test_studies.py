@@ -28,3 +28,20 @@ def test_study_records_name_no_absolute_path_or_host():
             for key, value in record["config"].items():
                 assert not (isinstance(value, str) and value.startswith("/")), (store, key)
             assert not record["train_annotations"].startswith("/")
+
+
+def test_every_study_is_defined_by_a_config_file_bench_accepts():
+    """``noisybox bench --config benchmarks/studies/NAME/config.toml`` runs each study: its
+    keys are bench's options and its output folder is the study's own."""
+    import typer.main
+    from noisybox.cli import app
+
+    from noisybox.command_config import read_command_config
+
+    bench = typer.main.get_command(app).commands["bench"]
+    known = {param.name for param in bench.params}
+    for folder in (ROOT / "benchmarks" / "studies").iterdir():
+        if not (folder / "results").is_dir():
+            continue
+        config = read_command_config(folder / "config.toml", "bench", known)
+        assert config["out"] == f"benchmarks/studies/{folder.name}", folder
