@@ -12,16 +12,7 @@ import typer
 
 from noisybox.errors import NoisyboxError
 
-from .options import command_options, run_options
-from .training import (
-    DataOption,
-    ImagesOption,
-    TrainAnnOption,
-    ValAnnOption,
-    ValImagesOption,
-    check_out_beside_data,
-    data_paths,
-)
+from .options import DataSource, command_options, run_options
 
 BaselineOption = Annotated[
     str | None,
@@ -64,17 +55,13 @@ def bench(
         bool, typer.Option("--dry-run", help="Print the plan and its cost; train nothing.")
     ] = False,
     baseline: BaselineOption = None,
-    data: DataOption = None,
-    train_ann: TrainAnnOption = None,
-    val_ann: ValAnnOption = None,
-    images: ImagesOption = None,
-    val_images: ValImagesOption = None,
     protocol: Annotated[
         str,
         typer.Option(help="The noise protocol of the noisy training sets: alpha-iou, oa-mil, una."),
     ] = "alpha-iou",
     *,
     run: dict,
+    source: DataSource,
 ) -> None:
     """Train every loss at every noise rate, data fraction and seed; report the robustness.
 
@@ -100,9 +87,9 @@ def bench(
         seed if seed is not None else list(chosen.seeds),
     )
     shard_runs = select_shard(runs, *part) if part else runs
-    check_out_beside_data(out, data)
-    if data or train_ann:
-        paths = data_paths(data, train_ann, val_ann, images, val_images)
+    source.check_out_beside(out)
+    if source.given:
+        paths = source.paths()
     else:
         paths = make_builtin_dataset(out / "data", chosen, dry_run=dry_run)
     from_preset = ("model", "backbone", "image_size", "batch_size", "lr")

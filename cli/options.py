@@ -147,6 +147,69 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """Where a run's data is: ``--data`` (a dataset folder) and the explicit paths that
+    override it (``--train-ann``, ``--val-ann``, ``--images``, ``--val-images``)."""
+
+    data: Path | None = None
+    train_ann: Path | None = None
+    val_ann: Path | None = None
+    images: Path | None = None
+    val_images: Path | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.data is not None or self.train_ann is not None
+
+    def paths(self) -> dict[str, str]:
+        """``TrainConfig``'s data fields."""
+        from noisybox.errors import NoisyboxError
+        from noisybox.training.trainer import data_from_folder
+
+        paths = data_from_folder(self.data) if self.data else {}
+        explicit = {
+            "train_annotations": self.train_ann,
+            "val_annotations": self.val_ann,
+            "images": self.images,
+            "val_images": self.val_images,
+        }
+        paths.update({name: str(path) for name, path in explicit.items() if path})
+        if {"train_annotations", "val_annotations", "images"} - paths.keys():
+            raise NoisyboxError("give --data, or --train-ann, --val-ann and --images")
+        return paths
+
+    def check_out_beside(self, out: Path) -> None:
+        """An ``--out`` folder never goes inside the ``--data`` folder (an input)."""
+        from noisybox.outputs import Output, check_outputs
+
+        if self.data is not None:
+            check_outputs([Output(out, folder=True)], [self.data], overwrite=True, replace=False)
+
+
+def _path_option(help: str) -> Any:
+    return Annotated[Path | None, typer.Option(help=help)]
+
+
+#: the options that say where the data is, as ``DataSource`` fields
+DATA_OPTIONS = tuple(
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+    for name, annotation in (
+        (
+            "data",
+            _path_option(
+                "A dataset folder: from make-dataset, a VOC year, a YOLO dataset, or images/ + "
+                "annotations/ + splits/{train,val}.txt."
+            ),
+        ),
+        ("train_ann", _path_option("Training annotations (e.g. noisy).")),
+        ("val_ann", _path_option("Clean validation annotations.")),
+        ("images", _path_option("Image folder.")),
+        ("val_images", _path_option("Validation image folder.")),
+    )
+)
+
+
 def _load_config(ctx: typer.Context, value: Path | None) -> Path | None:
     """``--config FILE``: its values become the command's defaults, so flags still win."""
     if value is None:
@@ -193,24 +256,30 @@ def command_options() -> dict[str, Any]:
 
 
 def run_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add ``--config`` and :data:`RUN_OPTIONS` to a command (``"train"`` or ``"bench"``) as
-    keyword options; the command receives the run options as one dict, ``run``:
+    """Add ``--config``, :data:`DATA_OPTIONS` and :data:`RUN_OPTIONS` to a command
+    (``"train"`` or ``"bench"``) as keyword options; the command receives the data options as
+    ``source``, a :class:`DataSource`, and the run options as one dict, ``run``:
     ``TrainConfig`` field -> value (``None`` for a ``bench`` setting left to the preset)."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        own = [p for p in inspect.signature(function).parameters.values() if p.name != "run"]
+        own = [
+            p
+            for p in inspect.signature(function).parameters.values()
+            if p.name not in ("run", "source")
+        ]
         shared = [option.signature_parameter(command) for option in RUN_OPTIONS]
 
         @functools.wraps(function)
         def command_function(**kwargs: Any) -> Any:
             kwargs.pop("config")  # already applied, as defaults
+            source = DataSource(**{p.name: kwargs.pop(p.name) for p in DATA_OPTIONS})
             run = {option.field: kwargs.pop(option.name) for option in RUN_OPTIONS}
             if run["weights"] is not None:
                 run["weights"] = str(run["weights"])
-            return function(**kwargs, run=run)
+            return function(**kwargs, run=run, source=source)
 
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
-        parameters = [CONFIG_OPTION, *own, *shared]
+        parameters = [CONFIG_OPTION, *DATA_OPTIONS, *own, *shared]
         command_function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         return command_function
 

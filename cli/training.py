@@ -11,7 +11,7 @@ import typer
 
 from noisybox.errors import NoisyboxError
 
-from .options import command_options, run_options
+from .options import DataSource, command_options, run_options
 
 
 def make_dataset(
@@ -35,57 +35,8 @@ def make_dataset(
     )
 
 
-DataOption = Annotated[
-    Path | None,
-    typer.Option(
-        help="A dataset folder: from make-dataset, a VOC year, a YOLO dataset, or images/ + "
-        "annotations/ + splits/{train,val}.txt."
-    ),
-]
-TrainAnnOption = Annotated[Path | None, typer.Option(help="Training annotations (e.g. noisy).")]
-ValAnnOption = Annotated[Path | None, typer.Option(help="Clean validation annotations.")]
-ImagesOption = Annotated[Path | None, typer.Option(help="Image folder.")]
-ValImagesOption = Annotated[Path | None, typer.Option(help="Validation image folder.")]
-
-
-def check_out_beside_data(out: Path, data: Path | None) -> None:
-    """An ``--out`` folder never goes inside the ``--data`` folder (an input)."""
-    from noisybox.outputs import Output, check_outputs
-
-    if data is not None:
-        check_outputs([Output(out, folder=True)], [data], overwrite=True, replace=False)
-
-
-def data_paths(
-    data: Path | None,
-    train_ann: Path | None,
-    val_ann: Path | None,
-    images: Path | None,
-    val_images: Path | None,
-) -> dict[str, str]:
-    """``TrainConfig``'s data fields from ``--data`` and the explicit paths that override it."""
-    from noisybox.training.trainer import data_from_folder
-
-    paths = data_from_folder(data) if data else {}
-    explicit = {
-        "train_annotations": train_ann,
-        "val_annotations": val_ann,
-        "images": images,
-        "val_images": val_images,
-    }
-    paths.update({name: str(path) for name, path in explicit.items() if path})
-    if {"train_annotations", "val_annotations", "images"} - paths.keys():
-        raise NoisyboxError("give --data, or --train-ann, --val-ann and --images")
-    return paths
-
-
 @run_options("train")
 def train(
-    data: DataOption = None,
-    train_ann: TrainAnnOption = None,
-    val_ann: ValAnnOption = None,
-    images: ImagesOption = None,
-    val_images: ValImagesOption = None,
     loss: Annotated[
         str, typer.Option(help="Box loss: iou, alpha-iou, diou, alpha-ciou:2.5, ...")
     ] = "iou",
@@ -100,6 +51,7 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run in --out.")] = False,
     *,
     run: dict,
+    source: DataSource,
 ) -> None:
     """Train a detector with the chosen box loss, then evaluate it on the clean validation set."""
     from noisybox.config import TrainConfig
@@ -107,9 +59,9 @@ def train(
 
     if run["epochs"] is None and run["max_steps"] is None:
         run["epochs"] = 10
-    check_out_beside_data(out, data)
+    source.check_out_beside(out)
     config = TrainConfig(
-        **data_paths(data, train_ann, val_ann, images, val_images),
+        **source.paths(),
         **run,
         loss=loss,
         alpha=alpha,

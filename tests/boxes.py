@@ -4,6 +4,27 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
+UNIT = [0.0, 0.0, 1.0, 1.0]
+#: (prediction, target) pairs, xyxy pixels, where losses divide by zero or take powers of it
+CORNER_CASES = {
+    "zero-area prediction": ([0.5, 0.5, 0.5, 0.5], UNIT),
+    "zero-width prediction": ([0.5, 0.0, 0.5, 1.0], UNIT),
+    "zero-height prediction": ([0.0, 0.5, 1.0, 0.5], UNIT),
+    "both zero-area, same point": ([0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5]),
+    "both zero-area, apart": ([0.0, 0.0, 0.0, 0.0], [3.0, 3.0, 3.0, 3.0]),
+    "both zero-width, same x": ([2.0, 0.0, 2.0, 1.0], [2.0, 0.5, 2.0, 3.0]),
+    "identical": (UNIT, UNIT),
+    "coincident centres": ([0.25, 0.0, 0.75, 1.0], [0.0, 0.25, 1.0, 0.75]),
+    "disjoint": ([5.0, 5.0, 6.0, 7.0], UNIT),
+    "touching": ([1.0, 0.0, 2.0, 1.0], UNIT),
+    "nested": ([0.25, 0.25, 0.5, 0.75], UNIT),
+    "tiny (1e-6 px)": ([0.0, 0.0, 1e-6, 1e-6], [0.0, 0.0, 1.5e-6, 1e-6]),
+    "tiny disjoint": ([0.0, 0.0, 1e-6, 1e-6], [2e-6, 0.0, 3e-6, 1e-6]),
+    "tiny (1e-4 px)": ([0.0, 0.0, 1e-4, 1e-4], [0.0, 0.0, 1.5e-4, 1e-4]),
+    "huge (1e4 px)": ([0.0, 0.0, 1e4, 1e4], [10.0, 20.0, 1.2e4, 9e3]),
+    "huge disjoint": ([0.0, 0.0, 1e4, 1e4], [2e4, 2e4, 3e4, 3e4]),
+}
+
 coordinate = st.floats(min_value=-500.0, max_value=500.0, allow_nan=False)
 size = st.floats(min_value=1.0, max_value=400.0, allow_nan=False)
 fraction = st.floats(min_value=0.05, max_value=0.95)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 
 from noisybox.losses import LOSSES, WiseIoULoss, build_loss, wise_iou_loss
 
+from .boxes import CORNER_CASES as DEGENERATE
 from .boxes import box_pairs
 
 IMAGE = (640.0, 480.0)
@@ -30,23 +31,6 @@ AT_IDENTICAL = {
 #: CIoU's β, Shape-IoU's target-shape weights, KLD's order, focal/wise weights are symmetric
 #: but CIoU/EIoU/SIoU penalties are too; what is not: Shape-IoU, KLD)
 ASYMMETRIC = {"shape-iou", "kld", "l1", "smooth-l1"}
-
-UNIT = [0.0, 0.0, 1.0, 1.0]
-DEGENERATE = {
-    "zero-area prediction": ([0.5, 0.5, 0.5, 0.5], UNIT),
-    "zero-width prediction": ([0.5, 0.0, 0.5, 1.0], UNIT),
-    "both zero-area, same point": ([0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5]),
-    "both zero-area, apart": ([0.0, 0.0, 0.0, 0.0], [3.0, 3.0, 3.0, 3.0]),
-    "both zero-width, same x": ([2.0, 0.0, 2.0, 1.0], [2.0, 0.5, 2.0, 3.0]),
-    "identical": (UNIT, UNIT),
-    "coincident centres": ([0.25, 0.0, 0.75, 1.0], [0.0, 0.25, 1.0, 0.75]),
-    "disjoint": ([5.0, 5.0, 6.0, 7.0], UNIT),
-    "nested": ([0.25, 0.25, 0.5, 0.75], UNIT),
-    "tiny (1e-4 px)": ([0.0, 0.0, 1e-4, 1e-4], [0.0, 0.0, 1.5e-4, 1e-4]),
-    "tiny disjoint": ([0.0, 0.0, 1e-4, 1e-4], [2e-4, 0.0, 3e-4, 1e-4]),
-    "huge (1e4 px)": ([0.0, 0.0, 1e4, 1e4], [10.0, 20.0, 1.2e4, 9e3]),
-    "huge disjoint": ([0.0, 0.0, 1e4, 1e4], [2e4, 2e4, 3e4, 3e4]),
-}
 
 
 def build(name: str, **kwargs) -> torch.nn.Module:

@@ -5,23 +5,10 @@ import torch
 
 from noisybox.losses import KINDS, alpha_iou_loss
 
+from .boxes import CORNER_CASES as CASES
+from .boxes import UNIT
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-UNIT = [0.0, 0.0, 1.0, 1.0]
-CASES = {
-    "zero-area prediction": ([0.5, 0.5, 0.5, 0.5], UNIT),
-    "zero-width prediction": ([0.5, 0.0, 0.5, 1.0], UNIT),
-    "zero-height prediction": ([0.0, 0.5, 1.0, 0.5], UNIT),
-    "both zero-area, same point": ([0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5]),
-    "both zero-area, apart": ([0.0, 0.0, 0.0, 0.0], [3.0, 3.0, 3.0, 3.0]),
-    "identical": (UNIT, UNIT),
-    "disjoint": ([5.0, 5.0, 6.0, 7.0], UNIT),
-    "touching": ([1.0, 0.0, 2.0, 1.0], UNIT),
-    "nested": ([0.25, 0.25, 0.5, 0.75], UNIT),
-    "tiny (1e-6 px)": ([0.0, 0.0, 1e-6, 1e-6], [0.0, 0.0, 1.5e-6, 1e-6]),
-    "tiny disjoint": ([0.0, 0.0, 1e-6, 1e-6], [2e-6, 0.0, 3e-6, 1e-6]),
-    "huge (1e4 px)": ([0.0, 0.0, 1e4, 1e4], [10.0, 20.0, 1.2e4, 9e3]),
-    "huge disjoint": ([0.0, 0.0, 1e4, 1e4], [2e4, 2e4, 3e4, 3e4]),
-}
 POWERS = [(0.3, None), (0.5, 0.5), (1.0, None), (3.0, None), (3.0, 0.5)]
 
 

@@ -225,13 +225,6 @@ def _size_or_none(image_size: tuple[float, float] | None) -> tuple[float, float]
     return None if image_size is None else tuple(float(v) for v in image_size)  # type: ignore[return-value]
 
 
-def _check_box_cox_args(alpha: float, box_format: str, reduction: str) -> None:
-    _check_choice("box_format", box_format, BOX_FORMATS)
-    _check_choice("reduction", reduction, REDUCTIONS)
-    if not alpha >= 0:
-        raise ValueError(f"alpha must be >= 0; got {alpha!r}")
-
-
 def box_cox_iou_loss(
     boxes1: Tensor,
     boxes2: Tensor,
@@ -257,7 +250,10 @@ def box_cox_iou_loss(
     Returns:
         As :func:`alpha_iou_loss`.
     """
-    _check_box_cox_args(alpha, box_format, reduction)
+    _check_choice("box_format", box_format, BOX_FORMATS)
+    _check_choice("reduction", reduction, REDUCTIONS)
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be >= 0; got {alpha!r}")
     xyxy1, xyxy2 = _prepare_pairs(boxes1, boxes2, box_format)
     iou, _ = intersection_over_union(xyxy1.unbind(-1), xyxy2.unbind(-1), eps)
     log_iou = torch.log(iou.clamp(min=eps))

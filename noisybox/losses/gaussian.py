@@ -9,17 +9,10 @@ informative where IoU is 0 or jumps: tiny and disjoint boxes.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ._utils import (
-    BOX_FORMATS,
-    REDUCTIONS,
-    _check_choice,
-    _check_positive,
-    _power,
-    _prepare_pairs,
-    _reduce,
-)
+from . import _utils
+from .modules import FunctionalLoss
 
 #: the Gaussian divergences of :func:`gaussian_distance_loss`
 DIVERGENCES = ("gwd", "kld")
@@ -32,7 +25,7 @@ _FLOOR = 1e-7
 
 def _centres_and_sizes(boxes1: Tensor, boxes2: Tensor, box_format: str) -> tuple[Tensor, ...]:
     """``dx, dy, w1, h1, w2, h2``: centre offset (target minus prediction) and sizes."""
-    xyxy1, xyxy2 = _prepare_pairs(boxes1, boxes2, box_format)
+    xyxy1, xyxy2 = _utils._prepare_pairs(boxes1, boxes2, box_format)
     x1, y1, x2, y2 = xyxy1.unbind(-1)
     gx1, gy1, gx2, gy2 = xyxy2.unbind(-1)
     dx = 0.5 * (gx1 + gx2 - x1 - x2)
@@ -41,8 +34,8 @@ def _centres_and_sizes(boxes1: Tensor, boxes2: Tensor, box_format: str) -> tuple
 
 
 def _check_common(box_format: str, reduction: str) -> None:
-    _check_choice("box_format", box_format, BOX_FORMATS)
-    _check_choice("reduction", reduction, REDUCTIONS)
+    _utils._check_choice("box_format", box_format, _utils.BOX_FORMATS)
+    _utils._check_choice("reduction", reduction, _utils.REDUCTIONS)
 
 
 def nwd_loss(
@@ -73,13 +66,13 @@ def nwd_loss(
         box_format, reduction, eps: as in :func:`~noisybox.losses.alpha_iou_loss`.
     """
     _check_common(box_format, reduction)
-    _check_positive("alpha", alpha)
-    _check_positive("constant", constant)
+    _utils._check_positive("alpha", alpha)
+    _utils._check_positive("constant", constant)
     dx, dy, w1, h1, w2, h2 = _centres_and_sizes(boxes1, boxes2, box_format)
     centre_sq = dx**2 + dy**2 + eps
     size_sq = (((w1 + eps) - (w2 + eps)) ** 2 + ((h1 + eps) - (h2 + eps)) ** 2) / 4
     similarity = torch.exp(-torch.sqrt(centre_sq + size_sq) / constant)
-    return _reduce(1 - _power(similarity, alpha, eps), reduction)
+    return _utils._reduce(1 - _utils._power(similarity, alpha, eps), reduction)
 
 
 def _squash(distance: Tensor, tau: float) -> Tensor:
@@ -123,7 +116,7 @@ def gaussian_distance_loss(
         box_format, reduction: as in :func:`~noisybox.losses.alpha_iou_loss`.
     """
     _check_common(box_format, reduction)
-    _check_choice("divergence", divergence, DIVERGENCES)
+    _utils._check_choice("divergence", divergence, DIVERGENCES)
     if not tau >= 0:
         raise ValueError(f"tau must be >= 0; got {tau!r}")
     dx, dy, w1, h1, w2, h2 = _centres_and_sizes(boxes1, boxes2, box_format)
@@ -144,7 +137,7 @@ def gaussian_distance_loss(
         centre_term = 2 * dx**2 / w1**2 + 2 * dy**2 / h1**2
         shape_term = 0.5 * (w2**2 / w1**2 + h2**2 / h1**2) + torch.log(w1 * h1 / (w2 * h2)) - 1
         distance = (centre_term + shape_term).clamp(min=_FLOOR).sqrt()
-    return _reduce(_squash(distance, tau), reduction)
+    return _utils._reduce(_squash(distance, tau), reduction)
 
 
 def gwd_loss(boxes1: Tensor, boxes2: Tensor, **kwargs: object) -> Tensor:
@@ -157,68 +150,24 @@ def kld_loss(boxes1: Tensor, boxes2: Tensor, **kwargs: object) -> Tensor:
     return gaussian_distance_loss(boxes1, boxes2, divergence="kld", **kwargs)  # type: ignore[arg-type]
 
 
-class NWDLoss(nn.Module):
+class NWDLoss(FunctionalLoss):
     """Module form of :func:`nwd_loss`; ``forward(pred, target)``, ``reduction="mean"``."""
 
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        *,
-        constant: float = 12.8,
-        box_format: str = "xyxy",
-        reduction: str = "mean",
-        eps: float = 1e-7,
-    ) -> None:
-        super().__init__()
-        _check_common(box_format, reduction)
-        _check_positive("alpha", alpha)
-        _check_positive("constant", constant)
-        self.alpha, self.constant, self.eps = float(alpha), constant, eps
-        self.box_format, self.reduction = box_format, reduction
+    function = staticmethod(nwd_loss)
 
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        return nwd_loss(
-            pred,
-            target,
-            alpha=self.alpha,
-            constant=self.constant,
-            box_format=self.box_format,
-            reduction=self.reduction,
-            eps=self.eps,
-        )
+    def __init__(self, alpha: float = 1.0, **options: object) -> None:
+        super().__init__(alpha=float(alpha), **options)
 
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, constant={self.constant}, reduction={self.reduction!r}"
+    @property
+    def alpha(self) -> float:
+        """α of NWD."""
+        return self.options["alpha"]  # type: ignore[return-value]
 
 
-class GaussianDistanceLoss(nn.Module):
+class GaussianDistanceLoss(FunctionalLoss):
     """Module form of :func:`gaussian_distance_loss` (GWD or KLD); ``forward(pred, target)``."""
 
-    def __init__(
-        self,
-        divergence: str = "gwd",
-        *,
-        tau: float = 1.0,
-        box_format: str = "xyxy",
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__()
-        _check_common(box_format, reduction)
-        _check_choice("divergence", divergence, DIVERGENCES)
-        if not tau >= 0:
-            raise ValueError(f"tau must be >= 0; got {tau!r}")
-        self.divergence, self.tau = divergence, tau
-        self.box_format, self.reduction = box_format, reduction
+    function = staticmethod(gaussian_distance_loss)
 
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        return gaussian_distance_loss(
-            pred,
-            target,
-            divergence=self.divergence,
-            tau=self.tau,
-            box_format=self.box_format,
-            reduction=self.reduction,
-        )
-
-    def extra_repr(self) -> str:
-        return f"divergence={self.divergence!r}, tau={self.tau}, reduction={self.reduction!r}"
+    def __init__(self, divergence: str = "gwd", **options: object) -> None:
+        super().__init__(divergence=divergence, **options)

@@ -14,7 +14,6 @@ from .alpha_iou import (
     LossRecipe,
     _alpha_iou_columns,
     _check_alpha_iou_args,
-    _check_box_cox_args,
     _size_or_none,
     box_cox_iou_loss,
     recipe_loss,
@@ -172,33 +171,33 @@ class AlphaIoULoss(nn.Module):
         )
 
 
-class BoxCoxIoULoss(nn.Module):
-    """Module form of :func:`~noisybox.losses.box_cox_iou_loss`; ``forward(pred, target)``."""
+class FunctionalLoss(nn.Module):
+    """The module form of a per-pair loss function (the class attribute ``function``):
+    ``forward(pred, target)`` calls it with the keyword options given here (``reduction``
+    defaults to ``"mean"``, as in ``torch.nn`` losses). The options are checked when the
+    module is built, by calling the function on no pairs."""
 
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        *,
-        box_format: str = "xyxy",
-        reduction: str = "mean",
-        eps: float = 1e-7,
-    ) -> None:
+    function: Callable[..., Tensor]
+
+    def __init__(self, **options: object) -> None:
         super().__init__()
-        _check_box_cox_args(alpha, box_format, reduction)
-        self.alpha, self.box_format, self.reduction, self.eps = alpha, box_format, reduction, eps
+        self.options = {"reduction": "mean", **options}
+        type(self).function(torch.zeros(0, 4), torch.zeros(0, 4), **self.options)
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        return box_cox_iou_loss(
-            pred,
-            target,
-            alpha=self.alpha,
-            box_format=self.box_format,
-            reduction=self.reduction,
-            eps=self.eps,
-        )
+        return type(self).function(pred, target, **self.options)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, box_format={self.box_format!r}, reduction={self.reduction!r}"
+        return ", ".join(f"{name}={value!r}" for name, value in self.options.items())
+
+
+class BoxCoxIoULoss(FunctionalLoss):
+    """Module form of :func:`~noisybox.losses.box_cox_iou_loss`; ``forward(pred, target)``."""
+
+    function = staticmethod(box_cox_iou_loss)
+
+    def __init__(self, alpha: float = 1.0, **options: object) -> None:
+        super().__init__(alpha=alpha, **options)
 
 
 class CoordinateLoss(nn.Module):
