@@ -244,7 +244,13 @@ def report(
     results_dir: Annotated[Path, typer.Argument(help="The --out folder of noisybox bench.")],
     baseline: BaselineOption = None,
     format: Annotated[
-        str, typer.Option("--format", "-f", help="markdown, csv, latex or html.")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="markdown, csv, latex, or html: one self-contained page (what was run, tables, "
+            "inline figures, per-class AP, the runs).",
+        ),
     ] = "markdown",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the table here (default: print).")
@@ -274,7 +280,12 @@ def report(
     from noisybox.report.tables import render, robustness_table, write_text
 
     frame = _load_results(results_dir, settings)
-    text = render(robustness_table(frame, baseline), format)
+    if format == "html":  # one self-contained page: tables, inline figures, runs
+        from noisybox.report.page import html_report
+
+        text = html_report(results_dir, frame, baseline, settings)
+    else:
+        text = render(robustness_table(frame, baseline), format)
     outputs = [Output(output)] if output is not None else []
     outputs += [Output(path) for path in figure_paths(plots)] if plots is not None else []
     check_outputs(outputs, [results_dir / "results"], overwrite)  # before writing anything

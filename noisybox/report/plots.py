@@ -36,9 +36,9 @@ def figure_paths(folder: Path) -> list[Path]:
     return [folder / f"{name}.{suffix}" for name in FIGURES for suffix in SUFFIXES]
 
 
-def write_plots(frame: pd.DataFrame, folder: Path) -> list[Path]:
-    """Draw every figure ``frame`` (from ``load_results``) has data for into ``folder``;
-    return the files written."""
+def draw_figures(frame: pd.DataFrame) -> dict:
+    """Every figure ``frame`` (from ``load_results``) has data for, by name (matplotlib
+    figures; the caller closes them)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,8 +53,16 @@ def write_plots(frame: pd.DataFrame, folder: Path) -> list[Path]:
     pairs = regime_points(frame)
     if not pairs.empty:
         figures["regime"] = _regime(pairs)
+    return figures
+
+
+def write_plots(frame: pd.DataFrame, folder: Path) -> list[Path]:
+    """Draw every figure ``frame`` (from ``load_results``) has data for into ``folder``;
+    return the files written."""
+    import matplotlib.pyplot as plt
+
     written = []
-    for name, figure in figures.items():
+    for name, figure in draw_figures(frame).items():
         for suffix in SUFFIXES:
             buffer = io.BytesIO()
             figure.savefig(buffer, format=suffix, dpi=120, bbox_inches="tight")
@@ -62,8 +70,6 @@ def write_plots(frame: pd.DataFrame, folder: Path) -> list[Path]:
             with atomic_write(path) as handle:
                 handle.write(buffer.getvalue())
             written.append(path)
-        import matplotlib.pyplot as plt
-
         plt.close(figure)
     return written
 
