@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -56,31 +55,6 @@ def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
     for name, value in rows:
         table.add_row(name, value)
     Console().print(table)
-
-
-def _check_annotation_outputs(
-    annotations,
-    output: Path,
-    inputs: list[Path | None],
-    overwrite: bool,
-    per_box: bool = False,
-    named: bool = True,
-) -> None:
-    """Check the output and the files beside it (manifest, per-box table) before anything
-    is written."""
-    from noisybox.formats import annotation_output
-    from noisybox.manifest import manifest_path
-    from noisybox.outputs import Output, check_output_name, check_outputs
-    from noisybox.provenance import box_table_path
-
-    check_output_name(output)
-    beside = [manifest_path(output), *([box_table_path(output)] if per_box else [])]
-    main = replace(annotation_output(annotations, output), named=named)
-    check_outputs(
-        [main, *(Output(p, sidecar=True) for p in beside)],
-        [annotations.path, *inputs],
-        overwrite,
-    )
 
 
 def _derive_options(on_invalid: str, overwrite: bool, dry_run: bool) -> dict:
@@ -169,7 +143,7 @@ def corrupt(
     dry_run: DryRunOption = False,
 ) -> None:
     """Write a noisy copy of a dataset's annotations, and its provenance manifest beside it."""
-    from noisybox.derive import derive_annotations
+    from noisybox.derive import check_derived_outputs, derive_annotations
     from noisybox.formats import read_annotations
     from noisybox.noise import NoiseConfig
 
@@ -191,7 +165,7 @@ def corrupt(
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
     if not dry_run:
         inputs = [images, confusion]
-        _check_annotation_outputs(annotations, output, inputs, overwrite, per_box, named)
+        check_derived_outputs(annotations, output, inputs, overwrite, per_box, named)
     run_options = _derive_options(on_invalid, overwrite, dry_run)
     derived = derive_annotations(
         annotations,
@@ -244,14 +218,14 @@ def subsample(
     dry_run: DryRunOption = False,
 ) -> None:
     """Write an image-level subset; for one seed, smaller fractions nest inside larger ones."""
-    from noisybox.derive import derive_annotations
+    from noisybox.derive import check_derived_outputs, derive_annotations
     from noisybox.formats import read_annotations
 
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
     named = output is not None
     output = output or _default_output(input, f"subset{fraction:g}-seed{seed}")
     if not dry_run:
-        _check_annotation_outputs(annotations, output, [images], overwrite, named=named)
+        check_derived_outputs(annotations, output, [images], overwrite, named=named)
     derived = derive_annotations(
         annotations,
         output,

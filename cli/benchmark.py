@@ -10,8 +10,6 @@ from typing import Annotated
 
 import typer
 
-from noisybox.errors import NoisyboxError
-
 from .options import DataSource, command_options, run_options
 
 BaselineOption = Annotated[
@@ -68,55 +66,34 @@ def bench(
     With no --data, the built-in shapes dataset is made in OUT/data/shapes. Finished runs are
     kept in OUT/results/ and never redone: run the same command again to continue.
     """
-    from noisybox.benchmark.grid import expand_grid, parse_shard, select_shard
-    from noisybox.benchmark.presets import PRESETS
-    from noisybox.benchmark.runner import make_builtin_dataset, plan_cost, run_grid
-    from noisybox.config import TrainConfig
-    from noisybox.training.trainer import finish_distributed, select_device
+    from noisybox.benchmark.runner import plan_cost, run_grid
+    from noisybox.benchmark.setup import plan_bench
+    from noisybox.training.trainer import finish_distributed
 
-    if preset is None:
-        preset = "paper" if select_device(run["device"]).type == "cuda" else "quick"
-    if preset not in PRESETS:
-        raise NoisyboxError(f"--preset must be one of {', '.join(PRESETS)}; got {preset!r}")
-    chosen = PRESETS[preset]
-    part = parse_shard(shard) if shard else None
-    runs = expand_grid(
-        loss or list(chosen.losses),
-        eta if eta is not None else list(chosen.etas),
-        fraction or list(chosen.fractions),
-        seed if seed is not None else list(chosen.seeds),
-    )
-    shard_runs = select_shard(runs, *part) if part else runs
     source.check_out_beside(out)
-    if source.given:
-        paths = source.paths()
-    else:
-        paths = make_builtin_dataset(out / "data", chosen, dry_run=dry_run)
-    from_preset = ("model", "backbone", "image_size", "batch_size", "lr")
-    settings = {**chosen.train, **{k: run[k] for k in from_preset if run[k] is not None}}
-    if run["epochs"] is not None or run["max_steps"] is not None:
-        settings.update(epochs=run["epochs"], max_steps=run["max_steps"])
-    if run["workers"] is None:
-        run["workers"] = _default_workers(select_device(run["device"]))
-    base = TrainConfig(
-        **paths,
-        **{**run, **settings},
-        out=str(out),
+    plan = plan_bench(
+        out,
+        losses=loss,
+        etas=eta,
+        fractions=fraction,
+        seeds=seed,
+        preset=preset,
+        shard=shard,
+        data_paths=source.paths() if source.given else None,
+        settings=run,
+        protocol=protocol,
+        dry_run=dry_run,
     )
-    from noisybox.noise.protocols import PROTOCOLS
-
-    if protocol not in PROTOCOLS:
-        raise NoisyboxError(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
     if dry_run:
-        cost = plan_cost(base, shard_runs, out, protocol)
-        _print_plan(runs, shard_runs, part, preset, base, out, cost)
+        cost = plan_cost(plan.base, plan.shard_runs, out, protocol)
+        _print_plan(plan.runs, plan.shard_runs, plan.shard, plan.preset, plan.base, out, cost)
         return
-    with _grid_progress(len(shard_runs)) as on_event:
+    with _grid_progress(len(plan.shard_runs)) as on_event:
         run_grid(
-            base,
-            shard_runs,
+            plan.base,
+            plan.shard_runs,
             out,
-            shard=part,
+            shard=plan.shard,
             on_event=on_event,
             protocol=protocol,
             command_options=command_options(),
@@ -124,11 +101,6 @@ def bench(
     finish_distributed()
     if os.environ.get("RANK", "0") == "0":  # rank 0 of a torchrun group, or no group
         _write_report(out, baseline)
-
-
-def _default_workers(device) -> int:
-    """Loading in the training process is fastest on a 2-core CPU; a GPU needs workers."""
-    return min(8, os.cpu_count() or 1) if device.type == "cuda" else 0
 
 
 def _print_plan(runs, shard_runs, part, preset, base, out: Path, cost) -> None:

@@ -5,19 +5,40 @@ and ``noisybox bench`` all derive through :func:`derive_annotations`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .annotations import Annotations, Changes
 from .atomic import AtomicBatch
-from .formats import check_output_path, render
+from .formats import annotation_output, check_output_path, render
 from .manifest import build_manifest, manifest_bytes, manifest_path
 from .noise import CorruptionReport, NoiseConfig, corrupt
-from .outputs import written_by_noisybox
+from .outputs import Output, check_output_name, check_outputs, written_by_noisybox
 from .provenance import box_table, box_table_path, table_csv
 from .subsample import subsample_images
+
+
+def check_derived_outputs(
+    annotations: Annotations,
+    output: Path,
+    inputs: list[Path | None],
+    overwrite: bool,
+    per_box: bool = False,
+    named: bool = True,
+) -> None:
+    """Check ``output`` and the files beside it (manifest, per-box table) before anything is
+    written: none is an input, none replaces what noisybox did not write (see
+    :func:`noisybox.outputs.check_outputs`); ``named``: the user named ``output``."""
+    check_output_name(output)
+    beside = [manifest_path(output), *([box_table_path(output)] if per_box else [])]
+    main = replace(annotation_output(annotations, output), named=named)
+    check_outputs(
+        [main, *(Output(p, sidecar=True) for p in beside)],
+        [annotations.path, *inputs],
+        overwrite,
+    )
 
 
 @dataclass

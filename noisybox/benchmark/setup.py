@@ -1,0 +1,92 @@
+"""What a ``bench`` call will run, resolved from its arguments: the preset (by device when
+not named), the grid and its shard, the data (the built-in set when none is given) and the
+shared training settings (flags over the preset's). ``noisybox bench`` and
+:func:`noisybox.api.bench` both call :func:`plan_bench`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import TrainConfig
+from ..errors import NoisyboxError
+from .grid import RunSpec, expand_grid, parse_shard, select_shard
+from .presets import PRESETS
+
+#: settings a preset fills in when not given
+PRESET_FIELDS = ("model", "backbone", "image_size", "batch_size", "lr")
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """A resolved grid.
+
+    Attributes:
+        preset: the preset's name.
+        base: the settings every run shares (data paths, training settings, ``out``).
+        runs: the whole grid; ``shard_runs`` the part this call runs (``shard``: K, N).
+        protocol: the noise protocol of the noisy training sets.
+    """
+
+    preset: str
+    base: TrainConfig
+    runs: list[RunSpec]
+    shard_runs: list[RunSpec]
+    shard: tuple[int, int] | None
+    protocol: str
+
+
+def plan_bench(
+    out: Path,
+    *,
+    losses: list[str] | None = None,
+    etas: list[float] | None = None,
+    fractions: list[float] | None = None,
+    seeds: list[int] | None = None,
+    preset: str | None = None,
+    shard: str | None = None,
+    data_paths: dict[str, str] | None = None,
+    settings: dict | None = None,
+    protocol: str = "alpha-iou",
+    dry_run: bool = False,
+) -> BenchPlan:
+    """Resolve a grid: what is not given comes from the preset (``paper`` on a GPU, ``quick``
+    otherwise). ``data_paths`` are ``TrainConfig``'s data fields (``None``: the built-in
+    shapes data, made in ``OUT/data`` unless ``dry_run``); ``settings`` other ``TrainConfig``
+    fields, ``None`` values left to the preset (``workers``: by device)."""
+    from ..noise.protocols import PROTOCOLS
+    from ..training.trainer import select_device
+    from .runner import make_builtin_dataset
+
+    settings = dict(settings or {})
+    device = select_device(settings.get("device") or "auto")
+    if preset is None:
+        preset = "paper" if device.type == "cuda" else "quick"
+    if preset not in PRESETS:
+        raise NoisyboxError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}", "preset")
+    if protocol not in PROTOCOLS:
+        raise NoisyboxError(
+            f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}", "protocol"
+        )
+    chosen = PRESETS[preset]
+    part = parse_shard(shard) if shard else None
+    runs = expand_grid(
+        losses or list(chosen.losses),
+        etas if etas is not None else list(chosen.etas),
+        fractions or list(chosen.fractions),
+        seeds if seeds is not None else list(chosen.seeds),
+    )
+    if data_paths is None:
+        data_paths = make_builtin_dataset(out / "data", chosen, dry_run=dry_run)
+    merged = {
+        **chosen.train,
+        **{k: settings[k] for k in PRESET_FIELDS if settings.get(k) is not None},
+    }
+    if settings.get("epochs") is not None or settings.get("max_steps") is not None:
+        merged.update(epochs=settings.get("epochs"), max_steps=settings.get("max_steps"))
+    if settings.get("workers") is None:
+        settings["workers"] = min(8, os.cpu_count() or 1) if device.type == "cuda" else 0
+    base = TrainConfig(**data_paths, **{**settings, **merged}, out=str(out))
+    shard_runs = select_shard(runs, *part) if part else runs
+    return BenchPlan(preset, base, runs, shard_runs, part, protocol)
