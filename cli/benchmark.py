@@ -47,8 +47,30 @@ def bench(
         "bench"
     ),
     shard: Annotated[
-        str | None, typer.Option(help="Run only part K of N of the grid, e.g. 2/4.")
+        str | None,
+        typer.Option(
+            help="Run only part K of N of the grid, e.g. 2/4; auto: this Slurm array task's "
+            "part (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT)."
+        ),
     ] = None,
+    launcher: Annotated[
+        str | None,
+        typer.Option(
+            help="Send the grid away as a job array through submitit: slurm, or local "
+            "(processes here). Each task runs one shard into OUT; run bench again without "
+            "it to see progress and merge."
+        ),
+    ] = None,
+    tasks: Annotated[int, typer.Option(help="Array size: the grid's shards.", min=1)] = 4,
+    partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
+    time_min: Annotated[int, typer.Option(help="Each task's time limit, minutes.", min=1)] = 240,
+    gpus_per_task: Annotated[int, typer.Option(help="GPUs per task.", min=0)] = 1,
+    parallelism: Annotated[
+        int | None, typer.Option(help="Tasks that may run at once (default: all).", min=1)
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="With --launcher: wait for the tasks, then report.")
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and its cost; train nothing.")
     ] = False,
@@ -87,6 +109,22 @@ def bench(
     if dry_run:
         cost = plan_cost(plan.base, plan.shard_runs, out, protocol)
         _print_plan(plan.runs, plan.shard_runs, plan.shard, plan.preset, plan.base, out, cost)
+        return
+    if launcher is not None:
+        from noisybox.benchmark.launch import LaunchOptions, submit_grid
+
+        options = LaunchOptions(launcher, tasks, partition, time_min, gpus_per_task, parallelism)
+        jobs = submit_grid(plan.base, plan.runs, out, protocol, options)
+        from noisybox.command_config import write_command_config
+
+        write_command_config(out, "bench", command_options())
+        typer.echo(f"submitted {len(jobs)} tasks ({launcher}): {jobs[0].job_id.split('_')[0]}")
+        if not wait:
+            typer.echo("run the same bench without --launcher to see progress and merge")
+            return
+        trained = sum(job.result() for job in jobs)
+        typer.echo(f"{len(jobs)} tasks done, {trained} runs trained", err=True)
+        _write_report(out, baseline)
         return
     with _grid_progress(len(plan.shard_runs)) as on_event:
         run_grid(

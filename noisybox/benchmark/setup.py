@@ -12,6 +12,7 @@ from pathlib import Path
 from ..config import TrainConfig
 from ..errors import NoisyboxError
 from .grid import RunSpec, expand_grid, parse_shard, select_shard
+from .launch import shard_from_slurm
 from .presets import PRESETS
 
 #: settings a preset fills in when not given
@@ -70,7 +71,7 @@ def plan_bench(
             f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}", "protocol"
         )
     chosen = PRESETS[preset]
-    part = parse_shard(shard) if shard else None
+    part = (shard_from_slurm() if shard == "auto" else parse_shard(shard)) if shard else None
     runs = expand_grid(
         losses or list(chosen.losses),
         etas if etas is not None else list(chosen.etas),
