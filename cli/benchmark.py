@@ -180,7 +180,7 @@ def _write_report(out: Path, baseline: str | None) -> None:
     text = render(robustness_table(frame, baseline), "markdown")
     typer.echo("\n" + text)
     write_text(out / "report.md", text + "\n")
-    written = plots.write_plots(frame, out / "plots")
+    written = plots.write_plots(frame, out / "plots", plots.training_curves(out))
     typer.echo(f"\nwrote {out / 'report.md'} and {len(written)} plots in {out / 'plots'}")
 
 
@@ -310,7 +310,7 @@ def report(
         typer.echo("\nper class (%, mean over seeds)\n" + table.to_string())
         typer.echo(f"wrote {output}", err=True)
     if plots is not None:
-        from noisybox.report.plots import write_plots
+        from noisybox.report.plots import training_curves, write_plots
 
-        written = write_plots(frame, plots)
+        written = write_plots(frame, plots, training_curves(results_dir))
         typer.echo(f"wrote {len(written)} plots in {plots}", err=True)

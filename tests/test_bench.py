@@ -14,6 +14,7 @@ from noisybox.benchmark.grid import expand_grid, normalize_loss, parse_shard, se
 from noisybox.benchmark.runner import run_grid
 from noisybox.benchmark.store import append_record, read_records
 from noisybox.errors import NoisyboxError
+from noisybox.report.plots import training_curves
 from noisybox.report.tables import METRICS, load_results, render, robustness_table
 from noisybox.shapes import ShapesConfig, make_shapes_dataset
 from noisybox.training.trainer import TrainConfig, data_from_folder
@@ -135,7 +136,10 @@ def test_tiny_grid_end_to_end(tmp_path, shapes, capsys):
         "ap_vs_iou.svg",
         "vs_eta.png",
         "vs_eta.svg",
+        "training.png",  # from the run folders' metrics.jsonl
     }
+    curves = training_curves(out)
+    assert sorted(curves["loss"].unique()) == ["alpha-iou", "iou"] and set(curves["step"]) == {2}
     assert main(args) == 0  # again: nothing left to run
     assert "4 runs, 4 finished already" in capsys.readouterr().err
     assert len(read_records(out)[0]) == 4

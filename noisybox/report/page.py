@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..benchmark.store import read_records
 from ..errors import NoisyboxError
-from .plots import draw_figures
+from .plots import draw_figures, training_curves
 from .tables import per_class_table, render, robustness_table
 
 _STYLE = """
@@ -42,6 +42,8 @@ CAPTIONS = {
     "alpha_sweep": "mAP against α, per noise rate.",
     "regime": "Each α-variant's relative improvement against its baseline's localisation "
     "quality (the positives' median IoU).",
+    "training": "The training loss and the positives' median IoU against the step (mean over "
+    "seeds), from the run folders.",
 }
 
 
@@ -123,7 +125,8 @@ def html_report(
         for term, text in _what_was_run(records, frame)
     )
     figures = []
-    for index, (name, figure) in enumerate(draw_figures(frame).items()):
+    drawn = draw_figures(frame, training_curves(results_dir))
+    for index, (name, figure) in enumerate(drawn.items()):
         svg = _inline_svg(figure)
         # matplotlib's element ids repeat across figures: give each figure its own
         svg = re.sub(r'id="([^"]+)"', rf'id="f{index}-\1"', svg)

@@ -7,7 +7,10 @@
   α values of one IoU kind (``iou`` counts as α = 1 of ``alpha-iou``);
 - ``regime``: where α pays: the relative improvement of each ``alpha-X`` over ``X`` against
   the baseline's localisation quality (median IoU of its training positives, and its
-  AP75/AP50), one point per (fraction, η, seed).
+  AP75/AP50), one point per (fraction, η, seed);
+- ``training``: the training loss and the positives' median IoU against the step, one line
+  per loss (mean over seeds), one row per block, from the run folders' ``metrics.jsonl``
+  where they are present (committed studies keep only their records).
 
 Points are means over seeds with ± one standard deviation as error bars. No torch here.
 """
@@ -26,7 +29,7 @@ THRESHOLDS = [int(m[2:]) / 100 for m in METRICS[:-2]]
 
 
 #: every figure's name, whether a grid draws it or not
-FIGURES = ("ap_vs_iou", "vs_eta", "vs_fraction", "alpha_sweep", "regime")
+FIGURES = ("ap_vs_iou", "vs_eta", "vs_fraction", "alpha_sweep", "regime", "training")
 #: the formats each figure is written in
 SUFFIXES = ("png", "svg")
 
@@ -36,9 +39,57 @@ def figure_paths(folder: Path) -> list[Path]:
     return [folder / f"{name}.{suffix}" for name in FIGURES for suffix in SUFFIXES]
 
 
-def draw_figures(frame: pd.DataFrame) -> dict:
-    """Every figure ``frame`` (from ``load_results``) has data for, by name (matplotlib
-    figures; the caller closes them)."""
+def training_curves(results_dir: Path) -> pd.DataFrame:
+    """One row per logged step of every run whose folder still holds ``metrics.jsonl``:
+    fraction, eta, seed, loss, step, loss value and the positives' median IoU (empty when no
+    run folder is left)."""
+    import json
+
+    from ..benchmark.store import read_records
+
+    rows = []
+    for record in read_records(results_dir)[0]:
+        metrics = results_dir / str(record.get("run_dir", "")) / "metrics.jsonl"
+        if not record.get("run_dir") or not metrics.is_file():
+            continue
+        for line in metrics.read_text().splitlines():
+            step = json.loads(line)
+            rows.append(
+                {
+                    **{k: record[k] for k in ("fraction", "eta", "seed", "loss")},
+                    "step": step["step"],
+                    "training loss": step["loss"],
+                    "positives' median IoU": step.get("positive_iou_p50"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _training(curves: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    blocks = sorted(set(zip(curves["fraction"], curves["eta"], strict=True)))
+    figure, axes = plt.subplots(
+        len(blocks), 2, figsize=(9, 3.2 * len(blocks)), squeeze=False, layout="constrained"
+    )
+    means = curves.groupby(["fraction", "eta", "loss", "step"]).mean(numeric_only=True)
+    for row, (fraction, eta) in zip(axes, blocks, strict=True):
+        for column, quantity in zip(row, ("training loss", "positives' median IoU"), strict=True):
+            for loss in dict.fromkeys(curves["loss"]):
+                if (fraction, eta, loss) in means.index.droplevel("step"):
+                    series = means.loc[(fraction, eta, loss)][quantity]
+                    column.plot(series.index, series.to_numpy(), label=loss)
+            column.set(xlabel="step", ylabel=quantity, title=f"{quantity}, η = {eta:g}, "
+                       f"{fraction:.0%} data")  # fmt: skip
+            column.grid(alpha=0.3)
+    axes[0][0].legend()
+    return figure
+
+
+def draw_figures(frame: pd.DataFrame, curves: pd.DataFrame | None = None) -> dict:
+    """Every figure ``frame`` (from ``load_results``) and ``curves`` (from
+    :func:`training_curves`) have data for, by name (matplotlib figures; the caller closes
+    them)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,16 +104,20 @@ def draw_figures(frame: pd.DataFrame) -> dict:
     pairs = regime_points(frame)
     if not pairs.empty:
         figures["regime"] = _regime(pairs)
+    if curves is not None and not curves.empty:
+        figures["training"] = _training(curves)
     return figures
 
 
-def write_plots(frame: pd.DataFrame, folder: Path) -> list[Path]:
-    """Draw every figure ``frame`` (from ``load_results``) has data for into ``folder``;
-    return the files written."""
+def write_plots(
+    frame: pd.DataFrame, folder: Path, curves: pd.DataFrame | None = None
+) -> list[Path]:
+    """Draw every figure ``frame`` and ``curves`` have data for into ``folder``; return the
+    files written."""
     import matplotlib.pyplot as plt
 
     written = []
-    for name, figure in draw_figures(frame).items():
+    for name, figure in draw_figures(frame, curves).items():
         for suffix in SUFFIXES:
             buffer = io.BytesIO()
             figure.savefig(buffer, format=suffix, dpi=120, bbox_inches="tight")
