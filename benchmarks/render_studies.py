@@ -44,7 +44,9 @@ def summary(frame: pd.DataFrame) -> str:
         if info["kind"] == "improvement":
             marked = table.marked.loc[(fraction, eta, label)]
             cells = [
-                f"{'**' if marked[m] else ''}{row[m]:+.1f}%{'**' if marked[m] else ''}"
+                "n/a"
+                if pd.isna(row[m])
+                else f"{'**' if marked[m] else ''}{row[m]:+.1f}%{'**' if marked[m] else ''}"
                 for m in ("mAP", "mAP75:95")
             ]
             lines.append(
@@ -67,9 +69,10 @@ def summary(frame: pd.DataFrame) -> str:
     lines.append("")
     lines.append(
         f"{runs} runs, {hours:.1f} h of training and evaluation in all. Mean ± std over seeds; "
-        "an improvement is in bold where the paired seed differences exceed their spread. "
-        "Positives' median IoU: of the training positives against their (noisy) targets, "
-        "over the last logged steps, mean over seeds."
+        "an improvement is in bold where the paired seed differences exceed their spread, "
+        "and n/a where the baseline's AP is below 1 point. Positives' median IoU: of the "
+        "training positives against their (noisy) targets, over the last logged steps, mean "
+        "over seeds."
     )
     return "\n".join(lines) + "\n"
 

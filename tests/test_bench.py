@@ -448,3 +448,14 @@ def test_report_per_class(tmp_path, capsys):
     assert np.isnan(table.loc[(1.0, 0.2, "dog", "alpha-iou"), "AP"])
     assert main(["report", str(tmp_path), "--per-class"]) == 0
     assert "per class" in capsys.readouterr().out
+
+
+def test_an_improvement_over_a_baseline_below_one_ap_point_is_na_with_its_reason(tmp_path):
+    """The paper's Table 3 has AP95 = 0.26 for IoU: a ratio over that (+7.7%) says nothing."""
+    write_paper_table_3(tmp_path, seeds=(0, 1), jitter=0.01)
+    table = robustness_table(load_results(tmp_path)[0])
+    row = table.values.loc[(1.0, 0.1, "alpha-iou vs iou")]
+    assert np.isnan(row["AP95"]) and row["AP90"] == pytest.approx(100 * (6.30 / 4.16 - 1), abs=1)
+    assert not table.marked.loc[(1.0, 0.1, "alpha-iou vs iou"), "AP95"]
+    text = render(table, "markdown")
+    assert "n/a" in text and "below 1 point" in text

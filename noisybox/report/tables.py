@@ -159,6 +159,10 @@ class RobustnessTable:
         return "eta"
 
 
+#: a relative improvement over a baseline AP below this (in AP points) is shown as n/a
+IMPROVEMENT_FLOOR = 1.0
+
+
 def robustness_table(frame: pd.DataFrame, baseline: str | None = None) -> RobustnessTable:
     """The paper's layout of ``frame`` (from :func:`load_results`)."""
     losses = list(dict.fromkeys(frame["loss"]))
@@ -184,11 +188,13 @@ def robustness_table(frame: pd.DataFrame, baseline: str | None = None) -> Robust
             reference = by_loss[base]
             seeds = runs.index.intersection(reference.index)  # compare the same seeds only
             index.append((fraction, eta, f"{loss} vs {base}"))
-            values.append(100 * (runs.loc[seeds].mean() / reference.loc[seeds].mean() - 1))
+            base_mean = reference.loc[seeds].mean()
+            meaningful = base_mean >= IMPROVEMENT_FLOOR  # a ratio over ~0 AP means nothing
+            values.append((100 * (runs.loc[seeds].mean() / base_mean - 1)).where(meaningful))
             spread.append(runs.mean() * np.nan)
             paired = (runs - reference).dropna()
             marked.append(
-                paired.mean().abs() > paired.std(ddof=1)
+                (paired.mean().abs() > paired.std(ddof=1)) & meaningful
                 if len(paired) >= 2
                 else pd.Series(False, index=METRICS)
             )
@@ -246,14 +252,22 @@ def _cells(table: RobustnessTable) -> list[tuple[str, str, list[tuple[str, bool]
 def _note(table: RobustnessTable) -> str:
     seeds = int(table.info["seeds"].max())
     if seeds < 2:
-        return (
+        note = (
             "AP in percent, one seed per run: no seed-to-seed spread to judge the "
             "improvements by (give several --seed)."
         )
-    return (
-        f"AP in percent, mean ± std over {seeds} seeds; improvements in bold exceed the "
-        "seed-to-seed spread of the paired differences."
-    )
+    else:
+        note = (
+            f"AP in percent, mean ± std over {seeds} seeds; improvements in bold exceed the "
+            "seed-to-seed spread of the paired differences."
+        )
+    improvements = table.values[table.info["kind"] == "improvement"]
+    if improvements.isna().to_numpy().any():
+        note += (
+            f" n/a: the baseline's AP is below {IMPROVEMENT_FLOOR:g} point there, where a "
+            "relative change says nothing."
+        )
+    return note
 
 
 def render(table: RobustnessTable, format: str) -> str:
