@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from noisybox.report.tables import load_results, render, robustness_table
+from noisybox.report.page import markdown_report
+from noisybox.report.tables import load_results, robustness_table
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = ROOT / "benchmarks" / "studies"
@@ -83,7 +84,7 @@ def render_study(folder: Path, check: bool) -> tuple[str, bool]:
     frame, problems = load_results(folder)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
-    report = render(robustness_table(frame), "markdown") + "\n"
+    report = markdown_report(folder, frame)
     current = (folder / "report.md").read_text() if (folder / "report.md").exists() else None
     if not check and current != report:
         from noisybox.report.plots import write_plots

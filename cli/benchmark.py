@@ -174,12 +174,13 @@ def _load_results(results_dir: Path, settings: str | None = None):
 
 def _write_report(out: Path, baseline: str | None) -> None:
     from noisybox.report import plots
+    from noisybox.report.page import markdown_report
     from noisybox.report.tables import render, robustness_table, write_text
 
     frame = _load_results(out)
     text = render(robustness_table(frame, baseline), "markdown")
     typer.echo("\n" + text)
-    write_text(out / "report.md", text + "\n")
+    write_text(out / "report.md", markdown_report(out, frame, baseline))
     written = plots.write_plots(frame, out / "plots", plots.training_curves(out))
     typer.echo(f"\nwrote {out / 'report.md'} and {len(written)} plots in {out / 'plots'}")
 

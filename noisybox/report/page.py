@@ -1,9 +1,10 @@
-"""The bench report as one self-contained HTML page: inline CSS, the figures as inline SVG,
-no scripts, nothing fetched, so it opens offline and can be mailed as one file.
+"""The bench report as a document: ``report.md`` (what was run, the robustness table, links
+to the figures in ``plots/``) and one self-contained HTML page (inline CSS, the figures as
+inline SVG, no scripts, nothing fetched, so it opens offline and can be mailed as one file).
 
-It holds what was run (data by checksum, protocol, model, steps, seeds, device, versions,
-wall time), the robustness table with its seed-spread marks, every figure the results have
-data for, per-class AP and the list of runs with links to their folders.
+Both say what was run (data by checksum, protocol, model, steps, seeds, device, versions,
+wall time); the page adds every figure, per-class AP and the runs with links to their
+folders.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 
 from ..benchmark.store import read_records
 from ..errors import NoisyboxError
-from .plots import draw_figures, training_curves
+from .plots import draw_figures, figure_names, training_curves
 from .tables import per_class_table, render, robustness_table
 
 _STYLE = """
@@ -110,14 +111,33 @@ def _runs_table(records: list[dict]) -> str:
     return f'<table id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def _matching_records(results_dir: Path, frame: pd.DataFrame) -> list[dict]:
+    """The records behind ``frame`` (one settings group of the store)."""
+    records, _ = read_records(results_dir)
+    ids = set(zip(frame["fraction"], frame["eta"], frame["seed"], frame["loss"], strict=True))
+    return [r for r in records if (r["fraction"], r["eta"], r["seed"], r["loss"]) in ids]
+
+
+def markdown_report(
+    results_dir: Path, frame: pd.DataFrame, baseline: str | None = None, plots: str = "plots"
+) -> str:
+    """``report.md``: what was run, the robustness table, and links to the figures that
+    ``write_plots`` draws for this data into ``results_dir/plots`` (``plots``: that folder
+    relative to the report)."""
+    records = _matching_records(results_dir, frame)
+    facts = "\n".join(f"- **{term}**: {text}" for term, text in _what_was_run(records, frame))
+    table = render(robustness_table(frame, baseline), "markdown")
+    names = figure_names(frame, training_curves(results_dir))
+    links = "\n".join(f"- [{CAPTIONS.get(name, name)}]({plots}/{name}.png)" for name in names)
+    return f"## What was run\n\n{facts}\n\n## Robustness\n\n{table}\n\n## Figures\n\n{links}\n"
+
+
 def html_report(
     results_dir: Path, frame: pd.DataFrame, baseline: str | None, settings: str | None = None
 ) -> str:
     """The whole page for the bench folder ``results_dir`` (``frame`` from ``load_results``
     with the same ``settings``)."""
-    records, _ = read_records(results_dir)
-    ids = set(zip(frame["fraction"], frame["eta"], frame["seed"], frame["loss"], strict=True))
-    records = [r for r in records if (r["fraction"], r["eta"], r["seed"], r["loss"]) in ids]
+    records = _matching_records(results_dir, frame)
     table = render(robustness_table(frame, baseline), "html")
     table = table.replace("<table ", '<table id="robustness" ', 1)
     facts = "".join(

@@ -86,27 +86,39 @@ def _training(curves: pd.DataFrame):
     return figure
 
 
+def _planned(frame: pd.DataFrame, curves: pd.DataFrame | None) -> dict:
+    """Each figure the data can fill, by name, as a function that draws it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    planned = {"ap_vs_iou": lambda: _ap_vs_iou(frame)}
+    if frame["eta"].nunique() > 1:
+        planned["vs_eta"] = lambda: _against(frame, "eta", "fraction", "noise rate η")
+    if frame["fraction"].nunique() > 1:
+        planned["vs_fraction"] = lambda: _against(
+            frame, "fraction", "eta", "share of training data"
+        )
+    swept = _swept_kinds(frame)
+    if swept:
+        planned["alpha_sweep"] = lambda: _alpha_sweep(frame, swept)
+    pairs = regime_points(frame)
+    if not pairs.empty:
+        planned["regime"] = lambda: _regime(pairs)
+    if curves is not None and not curves.empty:
+        planned["training"] = lambda: _training(curves)
+    return planned
+
+
+def figure_names(frame: pd.DataFrame, curves: pd.DataFrame | None = None) -> list[str]:
+    """The names of the figures :func:`draw_figures` draws for this data."""
+    return list(_planned(frame, curves))
+
+
 def draw_figures(frame: pd.DataFrame, curves: pd.DataFrame | None = None) -> dict:
     """Every figure ``frame`` (from ``load_results``) and ``curves`` (from
     :func:`training_curves`) have data for, by name (matplotlib figures; the caller closes
     them)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    figures = {"ap_vs_iou": _ap_vs_iou(frame)}
-    if frame["eta"].nunique() > 1:
-        figures["vs_eta"] = _against(frame, "eta", "fraction", "noise rate η")
-    if frame["fraction"].nunique() > 1:
-        figures["vs_fraction"] = _against(frame, "fraction", "eta", "share of training data")
-    sweep = _alpha_sweep(frame)
-    if sweep is not None:
-        figures["alpha_sweep"] = sweep
-    pairs = regime_points(frame)
-    if not pairs.empty:
-        figures["regime"] = _regime(pairs)
-    if curves is not None and not curves.empty:
-        figures["training"] = _training(curves)
-    return figures
+    return {name: draw() for name, draw in _planned(frame, curves).items()}
 
 
 def write_plots(
@@ -190,17 +202,25 @@ def _against(frame: pd.DataFrame, x: str, rows: str, label: str):
     return figure
 
 
-def _alpha_sweep(frame: pd.DataFrame):
-    import matplotlib.pyplot as plt
+def _kinds(frame: pd.DataFrame) -> pd.Series:
+    """Each run's loss without its ``alpha-`` prefix and ``:ALPHA``."""
+    return frame["loss"].str.partition(":")[0].str.removeprefix("alpha-")
 
-    kinds = frame["loss"].str.partition(":")[0].str.removeprefix("alpha-")
-    swept = [
+
+def _swept_kinds(frame: pd.DataFrame) -> list[str]:
+    """The loss kinds run at three or more α values (``iou`` counts as α = 1)."""
+    kinds = _kinds(frame)
+    return [
         kind
         for kind in dict.fromkeys(kinds)
         if frame.loc[kinds == kind, "alpha"].dropna().nunique() >= 3
     ]
-    if not swept:
-        return None
+
+
+def _alpha_sweep(frame: pd.DataFrame, swept: list[str]):
+    import matplotlib.pyplot as plt
+
+    kinds = _kinds(frame)
     figure, axes = plt.subplots(
         len(swept), 2, figsize=(9, 3.4 * len(swept)), squeeze=False, layout="constrained"
     )
