@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,8 +263,9 @@ def run_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., An
     ``TrainConfig`` field -> value (``None`` for a ``bench`` setting left to the preset)."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(function, include_extras=True)  # keep typer.Option
         own = [
-            p
+            p.replace(annotation=hints.get(p.name, p.annotation))
             for p in inspect.signature(function).parameters.values()
             if p.name not in ("run", "source")
         ]

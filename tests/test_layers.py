@@ -65,3 +65,22 @@ def test_one_real_option_walkthrough_penalty_form(tmp_path, shapes):
     assert fingerprint(changed) != fingerprint(settings_of(default))
     assert main(["train", "--data", str(shapes), "--penalty-form", "nope", "--max-steps", "1",
                  "--out", str(tmp_path / "r"), "--device", "cpu"]) == 2  # fmt: skip
+
+
+def test_every_option_of_train_and_bench_keeps_its_help_and_checks():
+    """The shared-options decorator rebuilds the commands' signatures: each option must keep
+    its typer.Option (help text, limits such as --checkpoint-every >= 1)."""
+    import typer.main
+    from noisybox.cli import app
+
+    group = typer.main.get_command(app)
+    for name in ("train", "bench"):
+        missing = [p.name for p in group.commands[name].params if p.name != "help" and not p.help]
+        assert not missing, (name, missing)
+
+
+def test_option_limits_still_apply(tmp_path, capsys):
+    from noisybox.cli import main
+
+    assert main(["train", "--checkpoint-every", "0", "--out", str(tmp_path / "r")]) == 2
+    assert "checkpoint-every" in capsys.readouterr().err
