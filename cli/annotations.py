@@ -204,6 +204,64 @@ def corrupt(
     _report("noisybox corrupt", rows, derived, output)
 
 
+def split(
+    input: InputArgument,
+    val: Annotated[
+        float, typer.Option(help="Share of the images for validation, in (0, 1).")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the split: same seed, same lists.")] = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder for train.txt and val.txt (default: splits/ beside INPUT, as --data "
+            "reads it).",
+        ),
+    ] = None,
+    format: FormatOption = None,
+    on_invalid: OnInvalidOption = "error",
+    images: ImagesOption = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Split one annotated dataset into training and validation image lists (seeded), every
+    class on both sides where it has two images or more."""
+    from noisybox.atomic import AtomicBatch
+    from noisybox.formats import read_annotations
+    from noisybox.outputs import Output, check_outputs
+    from noisybox.split import split_images, split_lists
+
+    annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
+    folder = output or Path(input).absolute().parent / "splits"
+    chosen = split_images(annotations, val, seed)
+    files = split_lists(annotations, chosen)
+    targets = [folder / name for name in files]
+    outputs = [Output(target, named=output is not None) for target in targets]
+    check_outputs(outputs, [input, images], overwrite)
+    with AtomicBatch() as batch:
+        for target, data in zip(targets, files.values(), strict=True):
+            batch.file(target, data)
+        batch.commit()
+    rows = annotations.valid
+    sides = {"train": ~chosen, "val": chosen}
+    classes = {
+        side: set(annotations.category[rows & mask[annotations.image]].tolist())
+        for side, mask in sides.items()
+    }
+    every = classes["train"] | classes["val"]
+    one_side = sorted(every - (classes["train"] & classes["val"]))
+    table = [
+        ("input", f"{input} ({annotations.format})"),
+        *((f"{side} images", f"{int(mask.sum()):,}") for side, mask in sides.items()),
+        ("classes on both sides", f"{len(every) - len(one_side)} of {len(every)}"),
+    ]
+    if one_side:
+        names = [annotations.categories.get(c, str(c)) for c in one_side]
+        table.append(("on one side only (a single image)", ", ".join(names)))
+    table += [("train list", str(targets[0])), ("val list", str(targets[1]))]
+    _print_table("noisybox split", table)
+
+
 def subsample(
     input: InputArgument,
     fraction: Annotated[float, typer.Option(help="Share of the images to keep, in (0, 1].")],

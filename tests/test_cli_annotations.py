@@ -4,6 +4,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -548,3 +549,38 @@ def test_show_colours_boxes_by_their_per_box_flags(tmp_path, capsys):
     code, _, err = run([*show[:-1], tmp_path / "f2.png", "--boxes", tmp_path / "other.csv"],
                        capsys)  # fmt: skip
     assert code == 2 and "not a per-box table" in err and not (tmp_path / "f2.png").exists()
+
+
+def test_split_puts_every_class_of_two_images_on_both_sides(tmp_path, capsys):
+    """Classes 3 and 7 are in two images of forty each, class 5 in one: every seed's 20%
+    validation holds 3 and 7, so does training, and 5 is named as on one side only. The
+    lists are disjoint, cover every image, and the same seed gives the same lists."""
+    document = coco_document(images=40, boxes_per_image=1, seed=2)
+    for annotation in document["annotations"]:
+        annotation["category_id"] = 1
+    for index, category in ((3, 3), (29, 3), (11, 7), (36, 7), (20, 5)):
+        document["annotations"][index]["category_id"] = category
+    document["categories"].append({"id": 5, "name": "five", "supercategory": "none"})
+    source = write_coco(tmp_path / "train.json", document)
+    names = {Path(image["file_name"]).stem: image["id"] for image in document["images"]}
+    category_of = {}
+    for annotation in document["annotations"]:
+        category_of.setdefault(annotation["image_id"], set()).add(annotation["category_id"])
+    lists = {}
+    for seed in range(4):
+        out = tmp_path / f"splits{seed}"
+        code, printed, _ = run(["split", source, "--val", 0.2, "--seed", seed, "-o", out], capsys)
+        assert code == 0 and "on one side only" in printed
+        sides = {s: (out / f"{s}.txt").read_text().split() for s in ("train", "val")}
+        assert len(sides["val"]) == 8 and not set(sides["train"]) & set(sides["val"])
+        assert set(sides["train"]) | set(sides["val"]) == set(names)
+        for side in sides.values():
+            present = set().union(*(category_of[names[n]] for n in side))
+            assert {3, 7} <= present
+        lists[seed] = sides
+    assert len({tuple(sides["val"]) for sides in lists.values()}) > 1  # seeds differ
+    again = tmp_path / "again"
+    run(["split", source, "--val", 0.2, "--seed", 1, "-o", again], capsys)
+    assert (again / "val.txt").read_text().split() == lists[1]["val"]
+    assert run(["split", source, "--val", 1.5, "-o", tmp_path / "bad"], capsys)[0] == 2
+    assert not (tmp_path / "bad").exists()
