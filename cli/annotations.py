@@ -256,8 +256,13 @@ def split(
         ("classes on both sides", f"{len(every) - len(one_side)} of {len(every)}"),
     ]
     if one_side:
-        names = [annotations.categories.get(c, str(c)) for c in one_side]
-        table.append(("on one side only (a single image)", ", ".join(names)))
+        images = annotations.image[rows]
+        names = [
+            f"{annotations.categories.get(c, str(c))} "
+            f"({len(set(images[annotations.category[rows] == c].tolist()))} image(s))"
+            for c in one_side
+        ]
+        table.append(("on one side only", ", ".join(names)))
     table += [("train list", str(targets[0])), ("val list", str(targets[1]))]
     _print_table("noisybox split", table)
 

@@ -57,8 +57,9 @@ def bench(
         str | None,
         typer.Option(
             help="Send the grid away as a job array through submitit: slurm, or local "
-            "(processes here). Each task runs one shard into OUT; run bench again without "
-            "it to see progress and merge."
+            "(processes here). Each task runs one shard into OUT; --dry-run shows progress, "
+            "noisybox report OUT the merged results. With GPUs per task the default preset "
+            "is paper."
         ),
     ] = None,
     tasks: Annotated[int, typer.Option(help="Array size: the grid's shards.", min=1)] = 4,
@@ -93,6 +94,9 @@ def bench(
     from noisybox.training.trainer import finish_distributed
 
     source.check_out_beside(out)
+    if launcher is not None and gpus_per_task > 0:  # the tasks run on GPU nodes, not here
+        preset = preset or "paper"
+        run["workers"] = 8 if run["workers"] is None else run["workers"]
     plan = plan_bench(
         out,
         losses=loss,
@@ -120,7 +124,10 @@ def bench(
         write_command_config(out, "bench", command_options())
         typer.echo(f"submitted {len(jobs)} tasks ({launcher}): {jobs[0].job_id.split('_')[0]}")
         if not wait:
-            typer.echo("run the same bench without --launcher to see progress and merge")
+            typer.echo(
+                f"progress: the same bench with --dry-run; the merged report: noisybox report "
+                f"{out} (a plain bench would train here the runs no task has started)"
+            )
             return
         trained = sum(job.result() for job in jobs)
         typer.echo(f"{len(jobs)} tasks done, {trained} runs trained", err=True)
@@ -309,9 +316,8 @@ def report(
 
         table = per_class_table(results_dir, settings).round(2)
         typer.echo("\nper class (%, mean over seeds)\n" + table.to_string())
-        typer.echo(f"wrote {output}", err=True)
     if plots is not None:
         from noisybox.report.plots import training_curves, write_plots
 
-        written = write_plots(frame, plots, training_curves(results_dir))
+        written = write_plots(frame, plots, training_curves(results_dir, settings))
         typer.echo(f"wrote {len(written)} plots in {plots}", err=True)

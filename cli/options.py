@@ -130,7 +130,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "penalty_form",
         str,
         _option(
-            "How DIoU/CIoU losses raise their distance term to α: paper, (ρ²/c²)^α, or "
+            "How DIoU/CIoU/EIoU losses raise their distance term to α: paper, (ρ²/c²)^α, or "
             "official, the α-IoU code's (ρx^2α + ρy^2α)/(cw^2α + ch^2α)."
         ),
         "paper",

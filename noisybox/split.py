@@ -1,6 +1,6 @@
 """A seeded train/validation split of one annotated dataset, every class on both sides where
 it can be: ``noisybox split``, whose lists ``splits/{train,val}.txt`` are what ``--data``
-reads beside ``images/`` and ``annotations/``."""
+reads beside ``images/`` and a VOC ``annotations/`` folder."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ def split_images(annotations: Annotations, val: float, seed: int) -> np.ndarray:
 
     Images are ranked by :func:`~noisybox.keys.keyed_uniform` on their keys; validation takes,
     first, the best-ranked image of each class that has two images or more (rarest classes
-    first), then the next images of the ranking. A class left with no training image gets it
-    back: its worst-ranked validation image swaps with the best-ranked training image whose
-    classes all keep another training image. Classes of a single image stay on one side.
+    first), then the next images of the ranking. Then images are swapped between the sides
+    while a swap leaves fewer classes missing from a side (:func:`_cover_both_sides`).
+    Classes of a single image stay on one side.
     """
     if not 0 < val < 1:
         raise NoisyboxError(f"val must be in (0, 1); got {val}", "val")
@@ -46,29 +46,71 @@ def split_images(annotations: Annotations, val: float, seed: int) -> np.ndarray:
     ranking = [*covering, *(i for i in order.tolist() if i not in covering)]
     chosen = np.zeros(count, bool)
     chosen[ranking[:size]] = True
-    for images in shared.values():
-        if all(chosen[i] for i in images):
-            _give_back(chosen, images[-1], shared, rank)
+    _cover_both_sides(chosen, shared, order.tolist())
     return chosen
 
 
-def _give_back(chosen: np.ndarray, image: int, shared: dict, rank: np.ndarray) -> None:
-    """Move ``image`` to training, and the best-ranked training image that no class needs
-    there to validation (none: the split keeps one image less in validation)."""
-    chosen[image] = False
-    needed = {images[0] for images in (
-        [i for i in images if not chosen[i]] for images in shared.values()
-    ) if len(images) == 1}  # fmt: skip
-    spare = [i for i in np.argsort(rank).tolist() if not chosen[i] and i != image]
-    for candidate in spare:
-        if candidate not in needed:
-            chosen[candidate] = True
-            return
+#: images of a side a swap may take, in rank order (bounds the search on large datasets)
+_SWAP_CANDIDATES = 500
+
+
+def _cover_both_sides(chosen: np.ndarray, shared: dict[int, list[int]], order: list[int]) -> None:
+    """Swap images between the sides while a swap lowers the number of (class, side) pairs
+    without an image: for a class missing from a side, one of its images (worst-ranked
+    first) against one of that side's (best-ranked first), the first swap that helps."""
+    classes_of: dict[int, list[int]] = {}
+    for category, images in shared.items():
+        for image in images:
+            classes_of.setdefault(image, []).append(category)
+    counts = {
+        c: [sum(not chosen[i] for i in imgs), sum(bool(chosen[i]) for i in imgs)]
+        for c, imgs in shared.items()
+    }
+
+    def gain(a: int, b: int) -> int:
+        """Pairs filled minus pairs emptied when ``a`` and ``b`` change sides."""
+        change: dict[tuple[int, int], int] = {}
+        for image in (a, b):
+            side = int(chosen[image])
+            for category in classes_of.get(image, []):
+                change[category, side] = change.get((category, side), 0) - 1
+                change[category, 1 - side] = change.get((category, 1 - side), 0) + 1
+        before = sum(counts[c][s] == 0 for c, s in change)
+        after = sum(counts[c][s] + d == 0 for (c, s), d in change.items())
+        return before - after
+
+    improved = True
+    while improved:
+        improved = False
+        for category, images in shared.items():
+            for side in (0, 1):
+                if counts[category][side]:
+                    continue
+                others = [i for i in order if int(chosen[i]) == side][:_SWAP_CANDIDATES]
+                swap = next(
+                    ((a, b) for a in reversed(images) for b in others if gain(a, b) > 0), None
+                )
+                if swap is None:
+                    continue
+                for image in swap:
+                    side_of = int(chosen[image])
+                    for c in classes_of.get(image, []):
+                        counts[c][side_of] -= 1
+                        counts[c][1 - side_of] += 1
+                    chosen[image] = not chosen[image]
+                improved = True
 
 
 def split_lists(annotations: Annotations, val_images: np.ndarray) -> dict[str, bytes]:
-    """``{"train.txt": …, "val.txt": …}``: image names without suffix, one a line, sorted."""
-    names = [Path(name).stem for name in annotations.image_name]
+    """``{"train.txt": …, "val.txt": …}``: the ids ``--data`` reads (a VOC folder's
+    annotation file names without ``.xml``), one a line, sorted."""
+    if annotations.format != "voc" or annotations.source.single_file:
+        raise NoisyboxError(
+            f"{annotations.path}: split lists are read with a VOC annotations folder (images/ "
+            "+ annotations/ + splits/); for COCO or YOLO, `noisybox subsample` takes a seeded "
+            "part of the images"
+        )
+    names = [Path(file.relative).stem for file in annotations.source.files]
     sides = {"train.txt": ~val_images, "val.txt": val_images}
     return {
         file: "".join(f"{n}\n" for n in sorted(np.asarray(names)[mask].tolist())).encode()

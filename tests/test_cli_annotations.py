@@ -4,7 +4,6 @@ import hashlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -552,35 +551,34 @@ def test_show_colours_boxes_by_their_per_box_flags(tmp_path, capsys):
 
 
 def test_split_puts_every_class_of_two_images_on_both_sides(tmp_path, capsys):
-    """Classes 3 and 7 are in two images of forty each, class 5 in one: every seed's 20%
-    validation holds 3 and 7, so does training, and 5 is named as on one side only. The
-    lists are disjoint, cover every image, and the same seed gives the same lists."""
-    document = coco_document(images=40, boxes_per_image=1, seed=2)
-    for annotation in document["annotations"]:
-        annotation["category_id"] = 1
-    for index, category in ((3, 3), (29, 3), (11, 7), (36, 7), (20, 5)):
-        document["annotations"][index]["category_id"] = category
-    document["categories"].append({"id": 5, "name": "five", "supercategory": "none"})
-    source = write_coco(tmp_path / "train.json", document)
-    names = {Path(image["file_name"]).stem: image["id"] for image in document["images"]}
-    category_of = {}
-    for annotation in document["annotations"]:
-        category_of.setdefault(annotation["image_id"], set()).add(annotation["category_id"])
+    """In a VOC folder of forty files, cat and dog are in two files each and cow in one:
+    every seed's 20% validation holds cat and dog, so does training, and cow is named as on
+    one side only. The lists are disjoint, cover every file, and the same seed gives the
+    same lists; a COCO file is refused (its splits are not read by --data)."""
+    folder = write_voc(tmp_path / "annotations", files=40, seed=2)
+    relabel = {3: "cat", 29: "cat", 11: "dog", 36: "dog", 20: "cow"}
+    for index, label in relabel.items():
+        path = folder / f"{index:06d}.xml"
+        text = path.read_text().replace(">person<", f">{label}<").replace(">horse<", f">{label}<")
+        path.write_text(text)
+    label_of = {f"{i:06d}": relabel.get(i, "common") for i in range(40)}
     lists = {}
     for seed in range(4):
         out = tmp_path / f"splits{seed}"
-        code, printed, _ = run(["split", source, "--val", 0.2, "--seed", seed, "-o", out], capsys)
-        assert code == 0 and "on one side only" in printed
+        code, printed, _ = run(["split", folder, "--val", 0.2, "--seed", seed, "-o", out], capsys)
+        assert code == 0 and "on one side only" in printed and "cow" in printed
         sides = {s: (out / f"{s}.txt").read_text().split() for s in ("train", "val")}
         assert len(sides["val"]) == 8 and not set(sides["train"]) & set(sides["val"])
-        assert set(sides["train"]) | set(sides["val"]) == set(names)
+        assert set(sides["train"]) | set(sides["val"]) == set(label_of)
         for side in sides.values():
-            present = set().union(*(category_of[names[n]] for n in side))
-            assert {3, 7} <= present
+            assert {"cat", "dog"} <= {label_of[name] for name in side}
         lists[seed] = sides
     assert len({tuple(sides["val"]) for sides in lists.values()}) > 1  # seeds differ
     again = tmp_path / "again"
-    run(["split", source, "--val", 0.2, "--seed", 1, "-o", again], capsys)
+    run(["split", folder, "--val", 0.2, "--seed", 1, "-o", again], capsys)
     assert (again / "val.txt").read_text().split() == lists[1]["val"]
-    assert run(["split", source, "--val", 1.5, "-o", tmp_path / "bad"], capsys)[0] == 2
-    assert not (tmp_path / "bad").exists()
+    assert run(["split", folder, "--val", 1.5, "-o", tmp_path / "bad"], capsys)[0] == 2
+    coco = write_coco(tmp_path / "train.json")
+    code, _, err = run(["split", coco, "-o", tmp_path / "coco-splits"], capsys)
+    assert code == 2 and "VOC annotations folder" in err
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "coco-splits").exists()

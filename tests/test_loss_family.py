@@ -151,6 +151,7 @@ def test_mpdiou_needs_the_image_size():
         ("nwd", {"constant": 0.0}, "constant must be > 0"),
         ("wiou-v3", {"momentum": 2.0}, "momentum"),
         ("siou", {"nonsense": 1}, "nonsense"),
+        ("giou", {"penalty_form": "official"}, "giou has not"),
     ],
 )
 def test_registry_errors_name_the_setting(spec, kwargs, message):

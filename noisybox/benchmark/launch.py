@@ -28,6 +28,7 @@ def shard_from_slurm(environ: Mapping[str, str] = os.environ) -> tuple[int, int]
     try:
         task = int(environ["SLURM_ARRAY_TASK_ID"])
         first = int(environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+        step = int(environ.get("SLURM_ARRAY_TASK_STEP", "1"))
         count = int(environ["SLURM_ARRAY_TASK_COUNT"])
     except (KeyError, ValueError):
         raise NoisyboxError(
@@ -35,9 +36,14 @@ def shard_from_slurm(environ: Mapping[str, str] = os.environ) -> tuple[int, int]
             "of a Slurm job array: sbatch --array=1-N)",
             "shard",
         ) from None
-    if not 1 <= task - first + 1 <= count:
-        raise NoisyboxError(f"shard auto: task {task} is not within an array of {count}", "shard")
-    return task - first + 1, count
+    part, rest = divmod(task - first, max(step, 1))
+    if rest or not 0 <= part < count:
+        raise NoisyboxError(
+            f"shard auto: task {task} is not in an evenly stepped array of {count} from "
+            f"{first} (use --array=FIRST-LAST or FIRST-LAST:STEP, without gaps)",
+            "shard",
+        )
+    return part + 1, count
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ def plan_bench(
     """Resolve a grid: what is not given comes from the preset (``paper`` on a GPU, ``quick``
     otherwise). ``data_paths`` are ``TrainConfig``'s data fields (``None``: the built-in
     shapes data, made in ``OUT/data`` unless ``dry_run``); ``settings`` other ``TrainConfig``
-    fields, ``None`` values left to the preset (``workers``: by device)."""
+    fields, each given value over the preset's, ``None`` left to it (``workers``: by
+    device)."""
     from ..noise.protocols import PROTOCOLS
     from ..training.trainer import select_device
     from .runner import make_builtin_dataset
@@ -80,12 +81,13 @@ def plan_bench(
     )
     if data_paths is None:
         data_paths = make_builtin_dataset(out / "data", chosen, dry_run=dry_run)
+    given = {k: v for k, v in settings.items() if v is not None}
     merged = {
         **chosen.train,
-        **{k: settings[k] for k in PRESET_FIELDS if settings.get(k) is not None},
+        **{k: v for k, v in given.items() if k not in ("epochs", "max_steps")},
     }
-    if settings.get("epochs") is not None or settings.get("max_steps") is not None:
-        merged.update(epochs=settings.get("epochs"), max_steps=settings.get("max_steps"))
+    if "epochs" in given or "max_steps" in given:
+        merged.update(epochs=given.get("epochs"), max_steps=given.get("max_steps"))
     if settings.get("workers") is None:
         settings["workers"] = min(8, os.cpu_count() or 1) if device.type == "cuda" else 0
     base = TrainConfig(**data_paths, **{**settings, **merged}, out=str(out))

@@ -60,6 +60,11 @@ class LossRecipe:
         size = self.options.image_size
         if size is not None and not (len(size) == 2 and all(v > 0 for v in size)):
             raise ValueError(f"image_size must be (width, height) > 0; got {size!r}")
+        if self.options.penalty_form == "official" and self.kind not in ("diou", "ciou", "eiou"):
+            raise ValueError(
+                f"penalty_form official changes DIoU's distance term: diou, ciou and eiou "
+                f"have it, {self.kind} has not"
+            )
         if self.kind == "mpdiou" and size is None:
             raise ValueError("mpdiou needs image_size=(width, height) of the input images")
 

@@ -25,7 +25,7 @@ class PenaltyOptions:
         penalty_form: ``"paper"`` raises the DIoU term as a whole, :math:`(\\rho^2/c^2)^\\alpha`;
             ``"official"`` as the α-IoU authors' code does,
             :math:`(\\rho_x^{2\\alpha} + \\rho_y^{2\\alpha}) / (c_w^{2\\alpha} + c_h^{2\\alpha})`
-            (``diou`` and ``ciou``; the two agree at α = 1).
+            (``diou``, ``ciou`` and ``eiou``, the kinds with that term; the two agree at α = 1).
         theta: SIoU's shape-cost exponent θ (4).
         shape_scale: Shape-IoU's ``scale`` (0: its weights are 1).
         image_size: MPDIoU's input image ``(width, height)``, in the boxes' units.

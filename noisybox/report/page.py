@@ -111,23 +111,32 @@ def _runs_table(records: list[dict]) -> str:
     return f'<table id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def _matching_records(results_dir: Path, frame: pd.DataFrame) -> list[dict]:
-    """The records behind ``frame`` (one settings group of the store)."""
+def _matching_records(
+    results_dir: Path, frame: pd.DataFrame, settings: str | None = None
+) -> list[dict]:
+    """The records behind ``frame``: of the settings ``settings`` picks (a fingerprint or its
+    start; ``load_results`` refuses a store of several settings without it)."""
     records, _ = read_records(results_dir)
+    if settings is not None:
+        records = [r for r in records if str(r.get("settings", "")).startswith(settings)]
     ids = set(zip(frame["fraction"], frame["eta"], frame["seed"], frame["loss"], strict=True))
     return [r for r in records if (r["fraction"], r["eta"], r["seed"], r["loss"]) in ids]
 
 
 def markdown_report(
-    results_dir: Path, frame: pd.DataFrame, baseline: str | None = None, plots: str = "plots"
+    results_dir: Path,
+    frame: pd.DataFrame,
+    baseline: str | None = None,
+    plots: str = "plots",
+    settings: str | None = None,
 ) -> str:
     """``report.md``: what was run, the robustness table, and links to the figures that
     ``write_plots`` draws for this data into ``results_dir/plots`` (``plots``: that folder
     relative to the report)."""
-    records = _matching_records(results_dir, frame)
+    records = _matching_records(results_dir, frame, settings)
     facts = "\n".join(f"- **{term}**: {text}" for term, text in _what_was_run(records, frame))
     table = render(robustness_table(frame, baseline), "markdown")
-    names = figure_names(frame, training_curves(results_dir))
+    names = figure_names(frame, training_curves(results_dir, settings))
     links = "\n".join(f"- [{CAPTIONS.get(name, name)}]({plots}/{name}.png)" for name in names)
     return f"## What was run\n\n{facts}\n\n## Robustness\n\n{table}\n\n## Figures\n\n{links}\n"
 
@@ -137,7 +146,7 @@ def html_report(
 ) -> str:
     """The whole page for the bench folder ``results_dir`` (``frame`` from ``load_results``
     with the same ``settings``)."""
-    records = _matching_records(results_dir, frame)
+    records = _matching_records(results_dir, frame, settings)
     table = render(robustness_table(frame, baseline), "html")
     table = table.replace("<table ", '<table id="robustness" ', 1)
     facts = "".join(
@@ -145,7 +154,7 @@ def html_report(
         for term, text in _what_was_run(records, frame)
     )
     figures = []
-    drawn = draw_figures(frame, training_curves(results_dir))
+    drawn = draw_figures(frame, training_curves(results_dir, settings))
     for index, (name, figure) in enumerate(drawn.items()):
         svg = _inline_svg(figure)
         # matplotlib's element ids repeat across figures: give each figure its own

@@ -39,16 +39,18 @@ def figure_paths(folder: Path) -> list[Path]:
     return [folder / f"{name}.{suffix}" for name in FIGURES for suffix in SUFFIXES]
 
 
-def training_curves(results_dir: Path) -> pd.DataFrame:
+def training_curves(results_dir: Path, settings: str | None = None) -> pd.DataFrame:
     """One row per logged step of every run whose folder still holds ``metrics.jsonl``:
     fraction, eta, seed, loss, step, loss value and the positives' median IoU (empty when no
-    run folder is left)."""
+    run folder is left); with ``settings``, of the runs of those settings only."""
     import json
 
     from ..benchmark.store import read_records
 
     rows = []
     for record in read_records(results_dir)[0]:
+        if settings is not None and not str(record.get("settings", "")).startswith(settings):
+            continue
         metrics = results_dir / str(record.get("run_dir", "")) / "metrics.jsonl"
         if not record.get("run_dir") or not metrics.is_file():
             continue
