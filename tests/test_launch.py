@@ -17,6 +17,11 @@ def test_shard_auto_reads_the_slurm_array_task():
     assert shard_from_slurm(env) == (3, 4)
     with pytest.raises(NoisyboxError, match="SLURM_ARRAY_TASK_ID"):
         shard_from_slurm({})
+    stepped = {"SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_STEP": "2"}
+    stepped["SLURM_ARRAY_TASK_COUNT"] = "4"  # --array=0-6:2
+    assert shard_from_slurm({**stepped, "SLURM_ARRAY_TASK_ID": "4"}) == (3, 4)
+    with pytest.raises(NoisyboxError, match="evenly stepped"):
+        shard_from_slurm({**stepped, "SLURM_ARRAY_TASK_ID": "3"})
 
 
 @pytest.mark.slow  # four toy runs in two extra processes: about a minute on 2 cores
