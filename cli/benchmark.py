@@ -94,7 +94,7 @@ def bench(
     from noisybox.training.trainer import finish_distributed
 
     source.check_out_beside(out)
-    if launcher is not None and gpus_per_task > 0:  # the tasks run on GPU nodes, not here
+    if launcher == "slurm" and gpus_per_task > 0:  # the tasks run on GPU nodes, not here
         preset = preset or "paper"
         run["workers"] = 8 if run["workers"] is None else run["workers"]
     plan = plan_bench(

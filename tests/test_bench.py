@@ -130,7 +130,9 @@ def test_tiny_grid_end_to_end(tmp_path, shapes, capsys):
     positive = clean["diagnostics"]["positive_iou"]
     assert 0 <= positive["p10"] <= positive["p50"] <= positive["p90"] <= 1
     assert positive["steps"] == 1  # log_every 10 > 2 steps: only the last step is logged
-    assert (out / "report.md").read_text().startswith("| noise | loss | AP50")
+    report = (out / "report.md").read_text()
+    assert report.startswith("## What was run") and "\n| noise | loss | AP50" in report
+    assert "(plots/vs_eta.png)" in report and "(plots/training.png)" in report
     assert {p.name for p in (out / "plots").iterdir()} >= {
         "ap_vs_iou.png",
         "ap_vs_iou.svg",

@@ -850,3 +850,24 @@ def test_library_errors_name_parameters_and_the_cli_shows_flags(capsys):
     assert caught.value.parameter == "eta"
     code, _, err = run(["make-dataset", "shapes", "--out", "x", "--image-size", 8], capsys)
     assert code == 2 and "--image-size must be in [16, 4096]" in err
+
+
+def test_a_run_is_recorded_before_its_lock_is_released(tmp_path, shapes, monkeypatch):
+    """Between a run's end and its record, another process holding no lock could claim the
+    run again and train it twice (seen once in CI): the record must come first."""
+    from noisybox.benchmark import runner
+    from noisybox.benchmark.store import read_records
+
+    out = tmp_path / "bench"
+    seen = []
+    release = runner.release
+
+    def checked_release(run_dir):
+        seen.append({r["run_id"] for r in read_records(out)[0]})
+        release(run_dir)
+
+    monkeypatch.setattr(runner, "release", checked_release)
+    args = ["bench", "--data", str(shapes), "--out", str(out), "--device", "cpu", "--loss", "iou"]
+    args += ["--eta", "0", "--seed", "0", "--max-steps", "1", "--img-size", "48"]
+    assert main(args) == 0
+    assert seen == [{"frac1-eta0-seed0-iou"}]

@@ -238,16 +238,16 @@ def run_grid(
             continue
         try:
             result, config = _train(base, spec, out, data, index, todo, emit, seconds_per_run)
+            seconds_per_run.append(time.perf_counter() - started)
+            if rank == 0:  # recorded before the lock goes: no other process retrains it
+                seconds = seconds_per_run[-1]
+                record = _record(spec, config, settings, settings_id, result, out, seconds)
+                append_record(store, record)
+                records.append(record)
+                emit(RunDone(index, len(todo), record))
         finally:
             if rank == 0:
                 release(run_dir)
-        seconds_per_run.append(time.perf_counter() - started)
-        if rank != 0:
-            continue
-        record = _record(spec, config, settings, settings_id, result, out, seconds_per_run[-1])
-        append_record(store, record)
-        records.append(record)
-        emit(RunDone(index, len(todo), record))
     return records
 
 
