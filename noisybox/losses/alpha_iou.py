@@ -77,9 +77,7 @@ def _weight(pair: BoxPair, recipe: LossRecipe) -> Tensor | None:
     if recipe.weight == "focal":  # Focal-EIoU, eq. (13): IoU^γ · L
         return _power(pair.iou.detach(), recipe.gamma, pair.eps) if recipe.gamma else None
     if recipe.weight == "wise":  # Wise-IoU v1, eq. (4): exp(ρ² / (W_g² + H_g²)*)
-        enclosing_w, enclosing_h = pair.enclosing_size()
-        dx, dy = pair.centre_offset()
-        return torch.exp((dx**2 + dy**2) / (enclosing_w**2 + enclosing_h**2 + pair.eps).detach())
+        return torch.exp(pair.centre_distance_ratio(detach_diagonal=True))
     return None
 
 
@@ -192,8 +190,8 @@ def alpha_iou_loss(
         kind: a key of :data:`KINDS`.
         alpha: power of the IoU term, > 0 (the paper uses 3).
         alpha_penalty: power of each penalty term, > 0; defaults to ``alpha``.
-        penalty_form: ``"paper"`` or ``"official"``, how ``diou`` and ``ciou`` raise the
-            distance term: the paper's :math:`(\rho^2/c^2)^{\alpha_2}`, or the α-IoU
+        penalty_form: ``"paper"`` or ``"official"``, how ``diou``, ``ciou`` and ``eiou``
+            raise the distance term: the paper's :math:`(\rho^2/c^2)^{\alpha_2}`, or the α-IoU
             authors' code's :math:`(\rho_x^{2\alpha_2} + \rho_y^{2\alpha_2}) /
             (c_w^{2\alpha_2} + c_h^{2\alpha_2})`, to reproduce that repository's numbers.
         inner_ratio: ≠ 1 replaces IoU by Inner-IoU's, of boxes scaled by this ratio about

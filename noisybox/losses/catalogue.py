@@ -75,7 +75,7 @@ def describe(name: str) -> LossInfo:
     kind = str(settings.get("kind", settings.get("divergence", family)))
     if family == "coordinate":
         kind = name
-    formula, parameters, source = _BASE[kind if family != "wise" else "wise"]
+    formula, parameters, source = _BASE[kind]
     extras = [parameters] if parameters else []
     if settings.get("weight") == "focal":
         formula, source = f"IoU^γ* · ({formula})", "Zhang et al., Neurocomputing 2022, eq. (13)"

@@ -75,15 +75,15 @@ class BoxPair:
         """Target centre minus predicted centre, along x and along y."""
         return -0.5 * (self.ex1 + self.ex2), -0.5 * (self.ey1 + self.ey2)
 
-    def centre_distance_ratio(self) -> Tensor:
+    def centre_distance_ratio(self, detach_diagonal: bool = False) -> Tensor:
         """DIoU's :math:`\\rho^2 / c^2`: squared centre distance over the enclosing box's
-        squared diagonal (+ eps)."""
+        squared diagonal (+ eps); ``detach_diagonal``: the diagonal not differentiated
+        through (Wise-IoU's :math:`(W_g^2 + H_g^2)^*`)."""
         sum_x, sum_y = self.ex1 + self.ex2, self.ey1 + self.ey2
-        return (
-            0.25
-            * (sum_x * sum_x + sum_y * sum_y)
-            / (self.span_w * self.span_w + self.span_h * self.span_h + self.eps)
-        )
+        diagonal_sq = self.span_w * self.span_w + self.span_h * self.span_h + self.eps
+        if detach_diagonal:
+            diagonal_sq = diagonal_sq.detach()
+        return 0.25 * (sum_x * sum_x + sum_y * sum_y) / diagonal_sq
 
 
 def _overlap_and_span(

@@ -133,6 +133,13 @@ def wise_iou_focus(
     return beta / (focus_delta * torch.pow(focus_alpha, beta - focus_delta))
 
 
+def _detached_iou_loss(boxes1: Tensor, boxes2: Tensor, box_format: str, eps: float) -> Tensor:
+    """:math:`1 - IoU` of each pair, outside the autograd graph (Wise-IoU v3's outlier
+    degree is a weight, not differentiated through)."""
+    xyxy1, xyxy2 = _prepare_pairs(boxes1.detach(), boxes2.detach(), box_format)
+    return 1 - intersection_over_union(xyxy1.unbind(-1), xyxy2.unbind(-1), eps)[0]
+
+
 #: Wise-IoU v3's focusing defaults, from the authors' code (Instinct323/wiou, v1 branch); the
 #: momentum 0.01 is theirs for about 300 training steps (see :func:`wise_iou_momentum`)
 WISE_FOCUS_ALPHA, WISE_FOCUS_DELTA, WISE_MOMENTUM = 1.9, 3.0, 1e-2
@@ -176,10 +183,9 @@ def wise_iou_loss(
         eps=eps,
     )
     if iou_mean is not None:
-        xyxy1, xyxy2 = _prepare_pairs(boxes1.detach(), boxes2.detach(), box_format)
-        iou, _ = intersection_over_union(xyxy1.unbind(-1), xyxy2.unbind(-1), eps)
+        iou_loss = _detached_iou_loss(boxes1, boxes2, box_format, eps)
         loss = loss * wise_iou_focus(
-            1 - iou, iou_mean, focus_alpha=focus_alpha, focus_delta=focus_delta
+            iou_loss, iou_mean, focus_alpha=focus_alpha, focus_delta=focus_delta
         )
     return _reduce(loss, reduction)
 
@@ -269,8 +275,7 @@ class WiseIoULoss(AlphaIoULoss):
         loss = super().per_pair(pred, target)
         if not self.focusing:
             return loss
-        xyxy1, xyxy2 = _prepare_pairs(pred.detach(), target.detach(), self.box_format)
-        iou_loss = 1 - intersection_over_union(xyxy1.unbind(-1), xyxy2.unbind(-1), self.eps)[0]
+        iou_loss = _detached_iou_loss(pred, target, self.box_format, self.eps)
         if self.training and iou_loss.numel() > 0:
             with torch.no_grad():
                 self.iou_mean.lerp_(iou_loss.mean().to(self.iou_mean), self.momentum)
