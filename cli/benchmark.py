@@ -118,10 +118,7 @@ def bench(
         from noisybox.benchmark.launch import LaunchOptions, submit_grid
 
         options = LaunchOptions(launcher, tasks, partition, time_min, gpus_per_task, parallelism)
-        jobs = submit_grid(plan.base, plan.runs, out, protocol, options)
-        from noisybox.command_config import write_command_config
-
-        write_command_config(out, "bench", command_options())
+        jobs = submit_grid(plan.base, plan.runs, out, protocol, options, command_options())
         typer.echo(f"submitted {len(jobs)} tasks ({launcher}): {jobs[0].job_id.split('_')[0]}")
         if not wait:
             typer.echo(

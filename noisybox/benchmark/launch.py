@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..command_config import write_command_config
 from ..config import TrainConfig
 from ..errors import NoisyboxError
 from .grid import RunSpec, select_shard
@@ -78,10 +79,16 @@ def run_shard(
 
 
 def submit_grid(
-    base: TrainConfig, runs: list[RunSpec], out: Path, protocol: str, options: LaunchOptions
+    base: TrainConfig,
+    runs: list[RunSpec],
+    out: Path,
+    protocol: str,
+    options: LaunchOptions,
+    command_options: dict | None = None,
 ) -> list:
     """Submit the grid as a job array of ``options.tasks`` shards; return the submitit jobs
-    (``job.job_id``, ``job.result()`` waits). The bench folder is checked and marked first."""
+    (``job.job_id``, ``job.result()`` waits). The bench folder is checked and marked first,
+    and keeps ``command_options`` as ``config.toml``, as :func:`~.runner.run_grid` does."""
     from .runner import check_bench_folder
 
     if options.launcher not in LAUNCHERS:
@@ -116,6 +123,8 @@ def submit_grid(
             **({"slurm_partition": options.partition} if options.partition else {}),
         )
     mark_folder(out, "bench")  # once the executor exists: nothing is written before
+    if command_options is not None:
+        write_command_config(out, "bench", command_options)
     shards = [(k, options.tasks) for k in range(1, options.tasks + 1)]
     count = len(shards)
     return executor.map_array(
