@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from noisybox.report.page import markdown_report
+from noisybox.report.plots import training_curves, write_plots
 from noisybox.report.tables import load_results, robustness_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,14 +85,14 @@ def render_study(folder: Path, check: bool) -> tuple[str, bool]:
     frame, problems = load_results(folder)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
-    report = markdown_report(folder, frame)
+    curves = training_curves(folder)  # empty for a committed study: no run folders
+    report = markdown_report(folder, frame, curves)
     current = (folder / "report.md").read_text() if (folder / "report.md").exists() else None
     if not check and current != report:
-        from noisybox.report.plots import write_plots
         from noisybox.report.tables import write_text
 
         write_text(folder / "report.md", report)
-        write_plots(frame, folder / "plots")
+        write_plots(frame, folder / "plots", curves)
     return summary(frame), current == report
 
 

@@ -184,8 +184,9 @@ def _write_report(out: Path, baseline: str | None) -> None:
     frame = _load_results(out)
     text = render(robustness_table(frame, baseline), "markdown")
     typer.echo("\n" + text)
-    write_text(out / "report.md", markdown_report(out, frame, baseline))
-    written = plots.write_plots(frame, out / "plots", plots.training_curves(out))
+    curves = plots.training_curves(out)  # read once: the report links what is drawn
+    write_text(out / "report.md", markdown_report(out, frame, curves, baseline))
+    written = plots.write_plots(frame, out / "plots", curves)
     typer.echo(f"\nwrote {out / 'report.md'} and {len(written)} plots in {out / 'plots'}")
 
 

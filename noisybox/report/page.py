@@ -126,17 +126,18 @@ def _matching_records(
 def markdown_report(
     results_dir: Path,
     frame: pd.DataFrame,
+    curves: pd.DataFrame,
     baseline: str | None = None,
     plots: str = "plots",
     settings: str | None = None,
 ) -> str:
     """``report.md``: what was run, the robustness table, and links to the figures that
-    ``write_plots`` draws for this data into ``results_dir/plots`` (``plots``: that folder
-    relative to the report)."""
+    ``write_plots(frame, results_dir / plots, curves)`` draws (``curves`` from
+    :func:`~.plots.training_curves`; ``plots``: that folder relative to the report)."""
     records = _matching_records(results_dir, frame, settings)
     facts = "\n".join(f"- **{term}**: {text}" for term, text in _what_was_run(records, frame))
     table = render(robustness_table(frame, baseline), "markdown")
-    names = figure_names(frame, training_curves(results_dir, settings))
+    names = figure_names(frame, curves)
     links = "\n".join(f"- [{CAPTIONS.get(name, name)}]({plots}/{name}.png)" for name in names)
     return f"## What was run\n\n{facts}\n\n## Robustness\n\n{table}\n\n## Figures\n\n{links}\n"
 
