@@ -94,9 +94,6 @@ def bench(
     from noisybox.training.trainer import finish_distributed
 
     source.check_out_beside(out)
-    if launcher == "slurm" and gpus_per_task > 0:  # the tasks run on GPU nodes, not here
-        preset = preset or "paper"
-        run["workers"] = 8 if run["workers"] is None else run["workers"]
     plan = plan_bench(
         out,
         losses=loss,
@@ -109,6 +106,7 @@ def bench(
         settings=run,
         protocol=protocol,
         dry_run=dry_run,
+        remote_gpus=launcher == "slurm" and gpus_per_task > 0,  # the tasks run on GPU nodes
     )
     if dry_run:
         cost = plan_cost(plan.base, plan.shard_runs, out, protocol)

@@ -40,3 +40,14 @@ def test_a_two_by_two_grid_runs_as_an_array_and_merges(tmp_path, shapes, capsys)
     assert (out / "report.md").exists() and (out / "config.toml").exists()
     assert main(args) == 0  # bench on the "login node": all four finished, merged
     assert "4 runs, 4 finished already" in capsys.readouterr().err
+
+
+def test_a_grid_for_remote_gpus_takes_the_gpu_defaults_whatever_this_machine_is(tmp_path):
+    """Submitted from a CPU login node to GPU tasks, the default preset and loaders are the
+    GPU's (paper, 8 workers); planned for this CPU, they are this machine's."""
+    from noisybox.benchmark.setup import plan_bench
+
+    remote = plan_bench(tmp_path / "b", settings={"device": "cpu"}, dry_run=True, remote_gpus=True)
+    here = plan_bench(tmp_path / "b", settings={"device": "cpu"}, dry_run=True)
+    assert (remote.preset, remote.base.workers) == ("paper", 8)
+    assert (here.preset, here.base.workers) == ("quick", 0)

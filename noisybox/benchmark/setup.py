@@ -51,20 +51,22 @@ def plan_bench(
     settings: dict | None = None,
     protocol: str = "alpha-iou",
     dry_run: bool = False,
+    remote_gpus: bool = False,
 ) -> BenchPlan:
     """Resolve a grid: what is not given comes from the preset (``paper`` on a GPU, ``quick``
     otherwise). ``data_paths`` are ``TrainConfig``'s data fields (``None``: the built-in
     shapes data, made in ``OUT/data`` unless ``dry_run``); ``settings`` other ``TrainConfig``
     fields, each given value over the preset's, ``None`` left to it (``workers``: by
-    device)."""
+    device). ``remote_gpus``: the runs train on GPU machines elsewhere (a launcher's tasks),
+    so the default preset and workers follow those, not this machine."""
     from ..noise.protocols import PROTOCOLS
     from ..training.trainer import select_device
     from .runner import make_builtin_dataset
 
     settings = dict(settings or {})
-    device = select_device(settings.get("device") or "auto")
+    gpu = remote_gpus or select_device(settings.get("device") or "auto").type == "cuda"
     if preset is None:
-        preset = "paper" if device.type == "cuda" else "quick"
+        preset = "paper" if gpu else "quick"
     if preset not in PRESETS:
         raise NoisyboxError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}", "preset")
     if protocol not in PROTOCOLS:
@@ -88,8 +90,9 @@ def plan_bench(
     }
     if "epochs" in given or "max_steps" in given:
         merged.update(epochs=given.get("epochs"), max_steps=given.get("max_steps"))
-    if settings.get("workers") is None:
-        settings["workers"] = min(8, os.cpu_count() or 1) if device.type == "cuda" else 0
+    if settings.get("workers") is None:  # a GPU needs loaders: up to 8 (another machine's: 8)
+        cores = 8 if remote_gpus else os.cpu_count() or 1
+        settings["workers"] = min(8, cores) if gpu else 0
     base = TrainConfig(**data_paths, **{**settings, **merged}, out=str(out))
     shard_runs = select_shard(runs, *part) if part else runs
     return BenchPlan(preset, base, runs, shard_runs, part, protocol)
