@@ -265,7 +265,9 @@ def run_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., An
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         hints = typing.get_type_hints(function, include_extras=True)  # keep typer.Option
         own = [
-            p.replace(annotation=hints.get(p.name, p.annotation))
+            p.replace(
+                annotation=hints.get(p.name, p.annotation), kind=inspect.Parameter.KEYWORD_ONLY
+            )
             for p in inspect.signature(function).parameters.values()
             if p.name not in ("run", "source")
         ]
@@ -280,7 +282,6 @@ def run_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., An
                 run["weights"] = str(run["weights"])
             return function(**kwargs, run=run, source=source)
 
-        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
         parameters = [CONFIG_OPTION, *DATA_OPTIONS, *own, *shared]
         command_function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         return command_function
