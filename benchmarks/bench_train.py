@@ -3,6 +3,8 @@
 Same model (FCOS on the tiny CNN+FPN backbone), same data (the built-in shapes dataset), same
 batch size and optimizer, same number of steps after a warm-up, median of ``--repeats``:
 
+- model alone: torchvision's FCOS trained on one batch of random images already on the
+  device (its shapes' boxes as targets), no data loading: the practical ceiling of a loop;
 - plain torchvision: torchvision's own FCOS head (GIoU), a DataLoader (with the same
   ``--workers``) that reads each image with PIL and converts it to a tensor, no augmentation,
   float32;
@@ -12,6 +14,8 @@ batch size and optimizer, same number of steps after a warm-up, median of ``--re
 
     python benchmarks/bench_train.py                      # CPU, toy size
     python benchmarks/bench_train.py --device cuda --backbone resnet50 --img-size 640 --amp
+    python benchmarks/bench_train.py --device cuda --backbone resnet18 --img-size 256 \
+        --batch-size 32 --workers 8 --amp --json bench_train.json     # the paper preset's model
 """
 
 from __future__ import annotations
@@ -56,8 +60,8 @@ class PlainDataset(torch.utils.data.Dataset):
         return tensor, {"boxes": boxes, "labels": torch.tensor(self.labels[image["id"]])}
 
 
-def plain_loop(folder: Path, args, steps: int) -> float:
-    """Images per second of a textbook torchvision training loop."""
+def torchvision_fcos(args) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """torchvision's FCOS on ``args.backbone`` (GIoU loss) and its optimizer, seeded."""
     torch.manual_seed(0)
     anchors = AnchorGenerator(tuple((s,) for s in (8, 16, 32, 64, 128)), ((1.0,),) * 5)
     model = FCOS(
@@ -68,6 +72,42 @@ def plain_loop(folder: Path, args, steps: int) -> float:
         max_size=args.img_size,
     ).to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    model.train()
+    return model, optimizer
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def model_alone(folder: Path, args, steps: int) -> float:
+    """Images per second of torchvision's FCOS on one batch of random images already on the
+    device, with the first images' real boxes as targets: no data loading at all."""
+    model, optimizer = torchvision_fcos(args)
+    dataset = PlainDataset(folder)
+    generator = torch.Generator().manual_seed(0)
+    size = (3, args.img_size, args.img_size)
+    images = [torch.rand(size, generator=generator).to(args.device) for _ in range(args.batch_size)]
+    targets = [
+        {k: v.to(args.device) for k, v in dataset[i][1].items()} for i in range(args.batch_size)
+    ]
+    started = None
+    for done in range(steps + args.warmup):
+        if done == args.warmup:
+            synchronize(args.device)
+            started = time.perf_counter()
+        loss = sum(model(images, targets).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    synchronize(args.device)
+    return steps * args.batch_size / (time.perf_counter() - started)
+
+
+def plain_loop(folder: Path, args, steps: int) -> float:
+    """Images per second of a textbook torchvision training loop."""
+    model, optimizer = torchvision_fcos(args)
     loader = torch.utils.data.DataLoader(
         PlainDataset(folder),
         batch_size=args.batch_size,
@@ -76,11 +116,11 @@ def plain_loop(folder: Path, args, steps: int) -> float:
         num_workers=args.workers,
         collate_fn=lambda batch: tuple(zip(*batch, strict=True)),
     )
-    model.train()
     done, started = 0, None
     while done < steps + args.warmup:
         for images, targets in loader:
             if done == args.warmup:
+                synchronize(args.device)
                 started = time.perf_counter()
             images = [image.to(args.device) for image in images]
             targets = [{k: v.to(args.device) for k, v in t.items()} for t in targets]
@@ -91,8 +131,7 @@ def plain_loop(folder: Path, args, steps: int) -> float:
             done += 1
             if done == steps + args.warmup:
                 break
-    if args.device == "cuda":
-        torch.cuda.synchronize()
+    synchronize(args.device)
     return steps * args.batch_size / (time.perf_counter() - started)
 
 
@@ -134,6 +173,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "shapes"
@@ -143,22 +183,43 @@ def main() -> None:
             ShapesConfig.for_size(400, size),
             seed=0,
         )
-        plain, ours, ours_plain_data = [], [], []
-        for repeat in range(args.repeats):
-            plain.append(plain_loop(folder, args, args.steps))
-            ours.append(noisybox_loop(folder, args, args.steps, Path(tmp) / f"a{repeat}", True))
-            ours_plain_data.append(
-                noisybox_loop(folder, args, args.steps, Path(tmp) / f"n{repeat}", False)
-            )
-        plain_s, ours_s = statistics.median(plain), statistics.median(ours)
-        same_work = statistics.median(ours_plain_data)
-        print(
-            f"FCOS + {args.backbone}, {size} px, batch {args.batch_size}, {args.device}, "
-            f"threads {torch.get_num_threads()}, workers {args.workers}, amp {args.amp}"
-        )
-        print(f"plain torchvision loop: {plain_s:.1f} images/s")
-        print(f"noisybox train:         {ours_s:.1f} images/s  ({ours_s / plain_s:.2f}x)")
-        print(f"  --no-augment:         {same_work:.1f} images/s  ({same_work / plain_s:.2f}x)")
+        loops = {
+            "model alone": lambda r: model_alone(folder, args, args.steps),
+            "plain torchvision loop": lambda r: plain_loop(folder, args, args.steps),
+            "noisybox train": lambda r: noisybox_loop(
+                folder, args, args.steps, Path(tmp) / f"a{r}", True
+            ),
+            "noisybox train --no-augment": lambda r: noisybox_loop(
+                folder, args, args.steps, Path(tmp) / f"n{r}", False
+            ),
+        }
+        figures: dict[str, list[float]] = {name: [] for name in loops}
+        for repeat in range(args.repeats):  # interleaved: every loop once per repeat
+            for name, loop in loops.items():
+                figures[name].append(loop(repeat))
+    medians = {name: statistics.median(values) for name, values in figures.items()}
+    plain = medians["plain torchvision loop"]
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
+    print(
+        f"FCOS + {args.backbone}, {size} px, batch {args.batch_size}, {device}, "
+        f"threads {torch.get_num_threads()}, workers {args.workers}, amp {args.amp}, "
+        f"torch {torch.__version__}"
+    )
+    for name, value in medians.items():
+        print(f"{name:30s} {value:8.1f} images/s  ({value / plain:.2f}x the plain loop)")
+    if args.json:
+        summary = {
+            "settings": {
+                **vars(args),
+                "json": str(args.json),
+                "device_name": device,
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+            },
+            "images_per_s": figures,
+            "median_images_per_s": medians,
+        }
+        args.json.write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":
