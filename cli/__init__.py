@@ -13,7 +13,7 @@ except ImportError:  # older typer runs on click itself
 
 from noisybox.errors import NoisyboxError
 
-from .annotations import compare, corrupt, inspect, show, split, subsample
+from .annotations import compare, convert, corrupt, inspect, show, split, subsample
 from .benchmark import bench, report
 from .evaluation import evaluate
 from .losses import losses_app
@@ -27,7 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(losses_app, name="losses")
-for command in (corrupt, subsample, split, inspect, show, compare):
+for command in (corrupt, subsample, split, convert, inspect, show, compare):
     app.command()(command)
 app.command("eval")(evaluate)
 app.command("make-dataset")(make_dataset)

@@ -215,7 +215,8 @@ def split(
         typer.Option(
             "--output",
             "-o",
-            help="Folder for train.txt and val.txt (default: splits/ beside INPUT, as --data "
+            help="Folder for the two parts: train.txt and val.txt (VOC), train.json and "
+            "val.json (COCO), train/ and val/ (YOLO) (default: splits/ beside INPUT, as --data "
             "reads it).",
         ),
     ] = None,
@@ -224,23 +225,27 @@ def split(
     images: ImagesOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Split one annotated dataset into training and validation image lists (seeded), every
-    class on both sides where it has two images or more."""
+    """Split one annotated dataset into training and validation parts (seeded), every class on
+    both sides where it has two images or more: image lists for a VOC folder, two copies of a
+    COCO file or YOLO folder."""
     from noisybox.atomic import AtomicBatch
     from noisybox.formats import read_annotations
     from noisybox.outputs import Output, check_outputs
-    from noisybox.split import split_images, split_lists
+    from noisybox.split import split_images, split_outputs
 
     annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
     folder = output or Path(input).absolute().parent / "splits"
     chosen = split_images(annotations, val, seed)
-    files = split_lists(annotations, chosen)
+    files = split_outputs(annotations, chosen)
     targets = [folder / name for name in files]
-    outputs = [Output(target, named=output is not None) for target in targets]
+    outputs = [
+        Output(target, named=output is not None, folder=isinstance(data, dict))
+        for target, data in zip(targets, files.values(), strict=True)
+    ]
     check_outputs(outputs, [input, images], overwrite)
     with AtomicBatch() as batch:
         for target, data in zip(targets, files.values(), strict=True):
-            batch.file(target, data)
+            batch.put(target, data)
         batch.commit()
     rows = annotations.valid
     sides = {"train": ~chosen, "val": chosen}
@@ -263,8 +268,53 @@ def split(
             for c in one_side
         ]
         table.append(("on one side only", ", ".join(names)))
-    table += [("train list", str(targets[0])), ("val list", str(targets[1]))]
+    table += [("train", str(targets[0])), ("val", str(targets[1]))]
     _print_table("noisybox split", table)
+
+
+def convert(
+    input: InputArgument,
+    to: Annotated[str, typer.Option("--to", help="The format to write: coco, voc or yolo.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="The file (COCO) or folder (VOC, YOLO) to write."),
+    ],
+    format: FormatOption = None,
+    on_invalid: OnInvalidOption = "error",
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            "--images",
+            help="Image folder, for image sizes a source lacks (YOLO; VOC without <size>); "
+            "default for YOLO: images/ beside the labels folder.",
+        ),
+    ] = None,
+    overwrite: OverwriteOption = False,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Convert annotations between COCO, VOC and YOLO: images, boxes, classes and crowd
+    marks carried losslessly, and one line naming what the target cannot hold."""
+    from noisybox.atomic import AtomicBatch
+    from noisybox.convert import convert as convert_annotations
+    from noisybox.formats import read_annotations
+    from noisybox.outputs import Output, check_outputs
+
+    annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
+    converted = convert_annotations(annotations, to, images)
+    if not dry_run:
+        check_outputs([Output(output, folder=converted.is_folder)], [input, images], overwrite)
+        with AtomicBatch() as batch:
+            batch.put(output, converted.rendered)
+            batch.commit()
+    rows = [
+        ("input", f"{input} ({annotations.format})"),
+        ("images", f"{converted.images:,}"),
+        ("boxes", f"{converted.boxes:,}"),
+        ("classes", f"{converted.classes:,}"),
+        ("not carried", "; ".join(converted.not_carried) or "nothing"),
+    ]
+    title = "noisybox convert" + (" (dry run: nothing written)" if dry_run else "")
+    _print_table(title, rows if dry_run else [*rows, ("output", f"{output} ({to})")])
 
 
 def subsample(

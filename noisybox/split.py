@@ -1,9 +1,13 @@
 """A seeded train/validation split of one annotated dataset, every class on both sides where
-it can be: ``noisybox split``, whose lists ``splits/{train,val}.txt`` are what ``--data``
-reads beside ``images/`` and a VOC ``annotations/`` folder."""
+it can be: ``noisybox split``. A VOC folder is split by lists ``splits/{train,val}.txt``
+(what ``--data`` reads beside ``images/`` and ``annotations/``); a COCO file or a YOLO
+labels folder by two copies of it, each with its side's images (``train.json`` and
+``val.json``, or folders ``train/`` and ``val/``), written losslessly by the format's own
+writer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -101,18 +105,28 @@ def _cover_both_sides(chosen: np.ndarray, shared: dict[int, list[int]], order: l
                 improved = True
 
 
-def split_lists(annotations: Annotations, val_images: np.ndarray) -> dict[str, bytes]:
-    """``{"train.txt": …, "val.txt": …}``: the ids ``--data`` reads (a VOC folder's
-    annotation file names without ``.xml``), one a line, sorted."""
-    if annotations.format != "voc" or annotations.source.single_file:
-        raise NoisyboxError(
-            f"{annotations.path}: split lists are read with a VOC annotations folder (images/ "
-            "+ annotations/ + splits/); for COCO or YOLO, `noisybox subsample` takes a seeded "
-            "part of the images"
-        )
-    names = [Path(file.relative).stem for file in annotations.source.files]
-    sides = {"train.txt": ~val_images, "val.txt": val_images}
-    return {
-        file: "".join(f"{n}\n" for n in sorted(np.asarray(names)[mask].tolist())).encode()
-        for file, mask in sides.items()
-    }
+def split_outputs(
+    annotations: Annotations, val_images: np.ndarray
+) -> dict[str, bytes | dict[str, bytes]]:
+    """What a split writes, by name: for a VOC folder ``{"train.txt": …, "val.txt": …}``, the
+    ids ``--data`` reads (annotation file names without ``.xml``, one a line, sorted); for COCO
+    ``{"train.json": …, "val.json": …}`` and for YOLO ``{"train": {…}, "val": {…}}``, the
+    dataset with only that side's images, everything else as it was."""
+    from .annotations import Changes
+    from .formats import render
+
+    sides = {"train": ~val_images, "val": val_images}
+    if annotations.format == "voc":
+        if annotations.source.single_file:
+            raise NoisyboxError(f"{annotations.path}: one VOC file is one image; split a folder")
+        names = np.asarray([Path(file.relative).stem for file in annotations.source.files])
+        return {
+            f"{side}.txt": "".join(f"{n}\n" for n in sorted(names[mask].tolist())).encode()
+            for side, mask in sides.items()
+        }
+    suffix = ".json" if annotations.format == "coco" else ""
+    outputs = {}
+    for side, mask in sides.items():
+        changes = replace(Changes.none(annotations), keep_image=mask.copy())
+        outputs[side + suffix] = render(annotations, changes)
+    return outputs

@@ -554,7 +554,7 @@ def test_split_puts_every_class_of_two_images_on_both_sides(tmp_path, capsys):
     """In a VOC folder of forty files, cat and dog are in two files each and cow in one:
     every seed's 20% validation holds cat and dog, so does training, and cow is named as on
     one side only. The lists are disjoint, cover every file, and the same seed gives the
-    same lists; a COCO file is refused (its splits are not read by --data)."""
+    same lists."""
     folder = write_voc(tmp_path / "annotations", files=40, seed=2)
     relabel = {3: "cat", 29: "cat", 11: "dog", 36: "dog", 20: "cow"}
     for index, label in relabel.items():
@@ -578,7 +578,34 @@ def test_split_puts_every_class_of_two_images_on_both_sides(tmp_path, capsys):
     run(["split", folder, "--val", 0.2, "--seed", 1, "-o", again], capsys)
     assert (again / "val.txt").read_text().split() == lists[1]["val"]
     assert run(["split", folder, "--val", 1.5, "-o", tmp_path / "bad"], capsys)[0] == 2
-    coco = write_coco(tmp_path / "train.json")
-    code, _, err = run(["split", coco, "-o", tmp_path / "coco-splits"], capsys)
-    assert code == 2 and "VOC annotations folder" in err
-    assert not (tmp_path / "bad").exists() and not (tmp_path / "coco-splits").exists()
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("writer", [write_coco, write_yolo])
+def test_split_coco_and_yolo_into_two_lossless_parts(tmp_path, capsys, writer):
+    """A COCO file splits into train.json and val.json, a YOLO folder into train/ and val/:
+    each holds its side's images with their records as they were (the writer's, lossless),
+    together every image once; the source is untouched."""
+    source = writer(tmp_path / ("train.json" if writer is write_coco else "labels"))
+    before = digest(tmp_path)
+    out = tmp_path / "parts"
+    code, printed, _ = run(["split", source, "--val", 0.34, "--seed", 3, "-o", out], capsys)
+    assert code == 0 and "classes on both sides" in printed
+    parts = {
+        side: read_annotations(out / (f"{side}.json" if writer is write_coco else side))
+        for side in ("train", "val")
+    }
+    whole = read_annotations(source)
+    names = {side: set(part.image_name) for side, part in parts.items()}
+    assert not names["train"] & names["val"]
+    assert names["train"] | names["val"] == set(whole.image_name) and names["val"]
+    for part in parts.values():
+        assert part.categories == whole.categories
+        for row in range(len(part)):
+            name = part.image_name[part.image[row]]
+            rows = np.flatnonzero(
+                (np.asarray(whole.image_name)[whole.image] == name) & (whole.key == part.key[row])
+            )
+            assert len(rows) == 1 and (whole.boxes[rows[0]] == part.boxes[row]).all()
+    assert sum(len(p) for p in parts.values()) == len(whole)
+    assert {k: v for k, v in digest(tmp_path).items() if not k.startswith("parts")} == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -73,3 +74,28 @@ def box_issues(
 
 def _short(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:g}"
+
+
+def image_size_from_file(images_dir: Path, filename: str) -> tuple[float, float] | str:
+    """Width and height in pixels read from the header of image ``filename`` below
+    ``images_dir``, or why they could not be (a path out of the folder is not followed)."""
+    from PIL import Image
+
+    root = images_dir.resolve()
+    candidate = (root / filename).resolve()
+    if not candidate.is_relative_to(root):
+        return f"filename {filename!r} points outside the image folder {images_dir}; not followed"
+    if not candidate.is_file():
+        return f"no image {filename!r} in {images_dir}"
+    try:
+        with Image.open(candidate) as image:
+            return float(image.width), float(image.height)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        return f"the image {filename!r} cannot be read ({error})"
+
+
+def number_text(value: float) -> str:
+    """A coordinate as written by the format creators: ``48`` for a whole number, else the
+    shortest text that reads back as the same float64 (lossless)."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)

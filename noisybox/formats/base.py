@@ -43,6 +43,14 @@ class Format:
             of a folder.
         quantize: boxes as they will read back after writing (the format's precision).
         is_folder: whether the output of these annotations is a folder.
+        create: a new document of this format from the arrays alone (``noisybox convert``):
+            given annotations in pixels (xyxy) whose ``image_name`` are image file paths
+            relative to the image folder, the bytes of one file or ``{relative path: bytes}``
+            of a folder. Only what the arrays hold is written: image names and sizes, boxes,
+            classes and crowd (VOC ``difficult``) marks.
+        created_is_folder: whether :attr:`create` makes a folder.
+        beyond: what a source of this format holds beyond those arrays (fields, elements,
+            files), named for the user; empty when nothing.
     """
 
     name: str
@@ -51,3 +59,6 @@ class Format:
     write: Callable[[Annotations, Changes], bytes | dict[str, bytes]]
     quantize: Callable[[Annotations, np.ndarray], np.ndarray]
     is_folder: Callable[[Annotations], bool]
+    create: Callable[[Annotations], bytes | dict[str, bytes]]
+    created_is_folder: bool
+    beyond: Callable[[Annotations], list[str]]

@@ -369,6 +369,68 @@ def write_coco(annotations: Annotations, changes: Changes) -> bytes:
     return json.dumps(document, indent=2 if source.indented else None).encode()
 
 
+def create_coco(annotations: Annotations) -> bytes:
+    """A new COCO document (indented) from the arrays: images numbered from 1 in their order
+    with ``file_name``, ``width`` and ``height``; a record per box (``bbox`` as xywh in
+    pixels, ``area`` = w·h, ``iscrowd``); the categories with their ids and names."""
+    sizes = annotations.image_size
+    images = [
+        {"id": index + 1, "file_name": name, "width": _number(w), "height": _number(h)}
+        for index, (name, (w, h)) in enumerate(zip(annotations.image_name, sizes, strict=True))
+    ]
+    x1, y1, x2, y2 = annotations.boxes.T
+    records = [
+        {
+            "id": row + 1,
+            "image_id": int(image) + 1,
+            "category_id": int(category),
+            "bbox": [_number(v) for v in (left, top, right - left, bottom - top)],
+            "area": _number((right - left) * (bottom - top)),
+            "iscrowd": int(crowd),
+        }
+        for row, (image, category, crowd, left, top, right, bottom) in enumerate(
+            zip(
+                annotations.image.tolist(),
+                annotations.category.tolist(),
+                annotations.crowd.tolist(),
+                x1.tolist(),
+                y1.tolist(),
+                x2.tolist(),
+                y2.tolist(),
+                strict=True,
+            )
+        )
+    ]
+    categories = [{"id": cid, "name": name} for cid, name in annotations.categories.items()]
+    document = {"images": images, "annotations": records, "categories": categories}
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+#: the keys of each COCO record that the arrays hold
+HELD_KEYS = {
+    "document": {"images", "annotations", "categories"},
+    "images": {"id", "file_name", "width", "height"},
+    "annotations": {"id", "image_id", "category_id", "bbox", "area", "iscrowd"},
+    "categories": {"id", "name"},
+}
+
+
+def coco_beyond(annotations: Annotations) -> list[str]:
+    """The keys of the COCO document and its records that the arrays do not hold."""
+    document = annotations.source.document
+    found = [f"{k}" for k in sorted(set(document) - HELD_KEYS["document"])]
+    for part in ("images", "annotations", "categories"):
+        keys = set().union(*(r.keys() for r in document.get(part, []) if isinstance(r, dict)))
+        found += [f"{part}[].{k}" for k in sorted(keys - HELD_KEYS[part])]
+    return found
+
+
+def _number(value: float) -> int | float:
+    """A whole number as an integer (``48``, not ``48.0``), else the float."""
+    value = float(value)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
 def _looks_like_coco(path: Path) -> bool:
     """A .json file that is not a LabelMe or Labelbox-style file (those name ``shapes`` and
     ``imagePath`` near the top, where a COCO file has ``images`` and ``annotations``)."""
@@ -394,4 +456,7 @@ FORMAT = Format(
     write=write_coco,
     quantize=lambda annotations, boxes: boxes,  # JSON holds float64 exactly
     is_folder=lambda annotations: False,
+    create=create_coco,
+    created_is_folder=False,
+    beyond=coco_beyond,
 )

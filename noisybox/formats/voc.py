@@ -21,7 +21,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 from ..annotations import Annotations, Changes, Issue
 from ..errors import NoisyboxError
 from ..keys import text_key
-from ._common import as_number, box_issues
+from ._common import as_number, box_issues, image_size_from_file, number_text
 from .base import Format
 
 CORNERS = ("xmin", "ymin", "xmax", "ymax")
@@ -93,23 +93,6 @@ def list_voc_files(path: Path, split: Path | None = None) -> list[Path]:
     return files
 
 
-def _image_size_from_file(images_dir: Path, filename: str) -> tuple[float, float] | str:
-    """Width and height read from the image header, or why they could not be."""
-    from PIL import Image
-
-    root = images_dir.resolve()
-    candidate = (root / filename).resolve()
-    if not candidate.is_relative_to(root):
-        return f"filename {filename!r} points outside the image folder {images_dir}; not followed"
-    if not candidate.is_file():
-        return f"no <size>, and no image {filename!r} in {images_dir}"
-    try:
-        with Image.open(candidate) as image:
-            return float(image.width), float(image.height)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        return f"no <size>, and the image {filename!r} cannot be read ({error})"
-
-
 def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = None) -> Annotations:
     """Read VOC XML; a missing ``<size>`` is read from the image when ``images_dir`` is given.
 
@@ -144,9 +127,10 @@ def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = No
         if width and height and 0 < width < math.inf and 0 < height < math.inf:
             image_size[index] = width, height
         elif images_dir is not None:
-            found = _image_size_from_file(images_dir, filename)
+            found = image_size_from_file(images_dir, filename)
             if isinstance(found, str):
-                issues.append(Issue(str(file_path), "<size>", found, image=index))
+                message = f"no <size>, and {found}"
+                issues.append(Issue(str(file_path), "<size>", message, image=index))
             else:
                 image_size[index] = found
         else:
@@ -302,6 +286,74 @@ def _new_object(name: str, box: np.ndarray, integer: bool) -> ET.Element:
     return element
 
 
+def create_voc(annotations: Annotations) -> dict[str, bytes]:
+    """A new VOC folder from the arrays: ``STEM.xml`` per image (STEM: the image file's name
+    without suffix; the folder is flat, as VOC's), with ``<filename>`` (the image's path as
+    given), ``<size>`` (no ``<depth>``: the arrays do not hold
+    it) and an ``<object>`` per box (``name``, ``difficult`` from the crowd mark, ``bndbox``
+    in pixels, whole numbers as integers, other values lossless)."""
+    by_image: dict[int, list[int]] = {}
+    for row, image in enumerate(annotations.image.tolist()):
+        by_image.setdefault(image, []).append(row)
+    output: dict[str, bytes] = {}
+    for index, name in enumerate(annotations.image_name):
+        relative = Path(name).with_suffix(".xml").name
+        if relative in output:
+            raise NoisyboxError(
+                f"{annotations.path}: two images would share the VOC file {relative} "
+                f"(image {name!r}); rename one"
+            )
+        root = ET.Element("annotation")
+        ET.SubElement(root, "filename").text = name
+        size = ET.SubElement(root, "size")
+        for tag, value in zip(("width", "height"), annotations.image_size[index], strict=True):
+            ET.SubElement(size, tag).text = number_text(value)
+        for row in by_image.get(index, []):
+            element = ET.SubElement(root, "object")
+            ET.SubElement(element, "name").text = annotations.categories[
+                int(annotations.category[row])
+            ]
+            ET.SubElement(element, "difficult").text = "1" if annotations.crowd[row] else "0"
+            bndbox = ET.SubElement(element, "bndbox")
+            for corner, value in zip(CORNERS, annotations.boxes[row], strict=True):
+                ET.SubElement(bndbox, corner).text = number_text(value)
+        ET.indent(root, space="\t")
+        output[relative] = ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    return output
+
+
+#: the elements of a VOC file that the arrays hold (paths below <annotation>)
+HELD_ELEMENTS = {
+    "filename",
+    "size",
+    "size/width",
+    "size/height",
+    "object",
+    "object/name",
+    "object/difficult",
+    "object/bndbox",
+    *(f"object/bndbox/{corner}" for corner in CORNERS),
+}
+
+
+def voc_beyond(annotations: Annotations) -> list[str]:
+    """The elements of the VOC files (``<pose>``, ``<depth>``, …) the arrays do not hold."""
+    found: set[str] = set()
+
+    def walk(element: ET.Element, prefix: str) -> None:
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue  # comments and processing instructions
+            path = f"{prefix}{child.tag}"
+            if path not in HELD_ELEMENTS:
+                found.add(path)
+            walk(child, path + "/")
+
+    for voc_file in annotations.source.files:
+        walk(voc_file.tree.getroot(), "")
+    return [f"<{path}>" for path in sorted(found)]
+
+
 def _encoding(declaration: bytes) -> str:
     """The encoding an ``<?xml ... encoding="..."?>`` line declares (UTF-8 by default), so
     a file is written back in the encoding it says it has."""
@@ -347,5 +399,8 @@ FORMAT = Format(
     read=lambda path, options: read_voc(path, options.images_dir, options.split),
     write=_render,
     quantize=quantize_voc,
+    create=create_voc,
+    created_is_folder=True,
+    beyond=voc_beyond,
     is_folder=lambda annotations: not annotations.source.single_file,
 )

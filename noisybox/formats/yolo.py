@@ -176,6 +176,34 @@ def write_yolo(annotations: Annotations, changes: Changes) -> dict[str, bytes]:
     return output
 
 
+def create_yolo(annotations: Annotations) -> dict[str, bytes]:
+    """A new YOLO labels folder from the arrays: ``STEM.txt`` per image (STEM: the image
+    file's path without suffix; an image without boxes gets an empty file), a line
+    ``class cx cy w h`` per box normalized to its image (lossless), classes numbered 0…K-1
+    in the order of their ids, and ``classes.txt`` with their names. YOLO has no crowd mark:
+    crowd (VOC ``difficult``) boxes must be left out before."""
+    ids = list(annotations.categories)
+    index_of = {cid: index for index, cid in enumerate(ids)}
+    size = annotations.image_size[annotations.image]
+    centre_size = xyxy_to_cxcywh(annotations.boxes) / np.concatenate([size, size], axis=1)
+    lines: dict[int, list[str]] = {}
+    for image, category, values in zip(
+        annotations.image.tolist(), annotations.category.tolist(), centre_size.tolist(), strict=True
+    ):
+        text = " ".join(repr(v) for v in values)
+        lines.setdefault(image, []).append(f"{index_of[category]} {text}\n")
+    output = {CLASSES_FILE: "".join(f"{annotations.categories[c]}\n" for c in ids).encode()}
+    for index, name in enumerate(annotations.image_name):
+        relative = Path(name).with_suffix(".txt").as_posix()
+        if relative in output:
+            raise NoisyboxError(
+                f"{annotations.path}: two images would share the label file {relative} "
+                f"(image {name!r}); rename one"
+            )
+        output[relative] = "".join(lines.get(index, [])).encode()
+    return output
+
+
 def _detect(path: Path) -> bool:
     return path.is_dir() and any(p.name != CLASSES_FILE for p in path.rglob("*.txt"))
 
@@ -193,4 +221,7 @@ FORMAT = Format(
     write=write_yolo,
     quantize=lambda annotations, boxes: quantize_yolo(boxes),
     is_folder=lambda annotations: True,
+    create=create_yolo,
+    created_is_folder=True,
+    beyond=lambda annotations: [],  # a line holds a class and a box, nothing else
 )
