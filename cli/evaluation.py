@@ -35,6 +35,22 @@ def evaluate(
     per_class: Annotated[
         bool, typer.Option("--per-class", help="Also print AP, AP50, AP75 and AR100 per class.")
     ] = False,
+    plots: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also draw each class's precision-recall curves and the confusion matrix "
+            "(with background) into this folder (PNG and SVG)."
+        ),
+    ] = None,
+    score: Annotated[
+        float, typer.Option(help="The confusion matrix counts detections scoring at least this.")
+    ] = 0.25,
+    iou: Annotated[
+        float, typer.Option(help="The confusion matrix matches boxes at IoU at least this.")
+    ] = 0.5,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace figures already in --plots.")
+    ] = False,
 ) -> None:
     """Evaluate detections: AP50 … AP95, mAP, mAP75:95, APs/m/l, AR100, in percent."""
     from noisybox.evaluate import evaluate_detections
@@ -50,9 +66,24 @@ def evaluate(
             )
     if gt is None or dt is None:
         raise NoisyboxError("give --gt and --dt, or --run")
-    result = evaluate_detections(
-        _read_json(gt, "ground-truth"), _read_json(dt, "detections"), backend
-    )
+    if plots is not None:  # checked before anything is computed or written
+        from noisybox.outputs import Output, check_outputs
+        from noisybox.report.eval_figures import EVAL_FIGURES
+        from noisybox.report.plots import figure_paths
+
+        paths = figure_paths(plots, EVAL_FIGURES)
+        check_outputs([Output(path) for path in paths], [gt, dt], overwrite)
+    truth, found = _read_json(gt, "ground-truth"), _read_json(dt, "detections")
+    result = evaluate_detections(truth, found, backend, curves=plots is not None)
+    if plots is not None:
+        from noisybox.confusion import confusion_matrix
+        from noisybox.report.eval_figures import draw_eval_figures
+        from noisybox.report.plots import save_figures
+
+        # evaluate_detections has refused malformed input, so the matrix reads it as valid
+        matrix = confusion_matrix(truth, found, iou=iou, score=score)
+        written = save_figures(draw_eval_figures(result, matrix), plots)
+        typer.echo(f"wrote {len(written)} figures in {plots}", err=True)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return

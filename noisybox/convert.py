@@ -104,7 +104,7 @@ def convert(annotations: Annotations, to: str, images_dir: Path | None = None) -
     conversion writes valid boxes only. ``images_dir`` is where a YOLO source's images are.
     """
     if to not in FORMATS:
-        raise NoisyboxError(f"--to must be one of {', '.join(FORMATS)}; got {to!r}", "to")
+        raise NoisyboxError(f"to must be one of {', '.join(FORMATS)}; got {to!r}", "to")
     if not annotations.valid.all() or np.isnan(annotations.image_size).any():
         raise NoisyboxError(
             f"{annotations.path}: holds invalid records (kept with --on-invalid keep); a "

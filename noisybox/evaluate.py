@@ -20,6 +20,8 @@ IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 #: The thresholds of the paper's Figure 2 (positive predictions after NMS).
 MATCH_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 BACKENDS = ("faster", "pycocotools")
+#: the IoU thresholds of :attr:`Evaluation.pr_curves`
+PR_THRESHOLDS = {"AP50": 0.5, "AP75": 0.75}
 MAX_DETECTIONS = 100
 
 
@@ -37,6 +39,11 @@ class Evaluation:
     count, AP (50:95), AP50, AP75 and AR100 in percent (``None`` without ground truth): the
     per-class slices of COCOeval's precision and recall. Noise can hurt small classes first.
 
+    ``pr_curves``: by category id (as text), ``{"AP50": [...], "AP75": [...]}``: COCOeval's
+    interpolated precision (0–1) at its 101 recall points 0, 0.01, …, 1 at IoU 0.5 and 0.75
+    (-1 where recall is not reached, as COCOeval), up to 100 detections per image; filled only
+    when asked (``curves=True``).
+
     ``matches``: the paper's Figure 2 statistic, ``{"IoU>=0.5": n, …}``: how many
     detections match a ground-truth box at each threshold. Each threshold is matched on its
     own, the COCO way (per image and class, highest score first, each ground truth taken at
@@ -51,6 +58,7 @@ class Evaluation:
     backend: str
     warnings: list[str] = field(default_factory=list)
     per_class: dict[str, dict] = field(default_factory=dict)
+    pr_curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -281,9 +289,10 @@ def mean_matched_iou(ground_truth: dict, detections: list, threshold: float = 0.
 
 
 def evaluate_detections(
-    ground_truth: dict, detections: list, backend: str = "faster"
+    ground_truth: dict, detections: list, backend: str = "faster", curves: bool = False
 ) -> Evaluation:
-    """Evaluate COCO-format ``detections`` against a COCO ``ground_truth`` document.
+    """Evaluate COCO-format ``detections`` against a COCO ``ground_truth`` document
+    (``curves``: also each class's precision-recall curves, :attr:`Evaluation.pr_curves`).
 
     Thresholds are taken by index from COCOeval's arrays (asking pycocotools'
     ``_summarize`` for ``iouThr=0.9`` returns -1: 0.9 is stored as 0.8999…). No detections, or
@@ -349,6 +358,12 @@ def evaluate_detections(
         str(category): _class_metrics(precision, recall, k, last, names.get(category), count)
         for k, (category, count) in enumerate(zip(category_order, per_class, strict=True))
     }
+    if curves:
+        at = {name: int(np.argmin(np.abs(thresholds - t))) for name, t in PR_THRESHOLDS.items()}
+        result.pr_curves = {
+            str(category): {name: precision[t, :, k, 0, last].tolist() for name, t in at.items()}
+            for k, category in enumerate(category_order)
+        }
     return result
 
 

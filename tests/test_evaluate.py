@@ -243,3 +243,87 @@ def test_per_class_metrics_are_pycocotools_per_class_slices(seed, capsys):
     with tempfile.TemporaryDirectory() as folder:
         assert run(Path(folder)) == 0
     assert "per class (%)" in capsys.readouterr().out
+
+
+def test_pr_curves_are_pycocotools_precision_slices(case):
+    """Reference: pycocotools' precision array at IoU 0.5 and 0.75, class by class."""
+    document, detections = case
+    precision = reference(document, detections).eval["precision"]
+    for backend in ("faster", "pycocotools"):
+        curves = evaluate_detections(document, detections, backend, curves=True).pr_curves
+        for k, category in enumerate(sorted(c["id"] for c in document["categories"])):
+            for name, t in (("AP50", 0), ("AP75", 5)):
+                assert curves[str(category)][name] == pytest.approx(precision[t, :, k, 0, -1])
+    assert evaluate_detections(document, detections).pr_curves == {}
+
+
+def _gt(boxes, crowd=()):
+    """One 100x100 image; ``boxes`` [(category, [x, y, w, h])], ``crowd`` the same."""
+    records = [(c, b, 0) for c, b in boxes] + [(c, b, 1) for c, b in crowd]
+    return {
+        "images": [{"id": 1, "width": 100, "height": 100}],
+        "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+        "annotations": [
+            {
+                "id": i + 1,
+                "image_id": 1,
+                "category_id": c,
+                "bbox": b,
+                "iscrowd": k,
+                "area": b[2] * b[3],
+            }
+            for i, (c, b, k) in enumerate(records)
+        ],
+    }
+
+
+def test_confusion_matrix_counts_by_hand():
+    """Worked by hand: a right detection, a wrong class, a duplicate, one far from anything,
+    one below the score threshold, one on a crowd region, and a missed box."""
+    from noisybox.confusion import confusion_matrix
+
+    truth = _gt(
+        [(1, [0, 0, 20, 20]), (2, [40, 40, 20, 20]), (1, [70, 0, 20, 20])],
+        crowd=[(2, [0, 70, 30, 30])],
+    )
+
+    def det(category, bbox, score):
+        return {"image_id": 1, "category_id": category, "bbox": bbox, "score": score}
+
+    found = [
+        det(1, [1, 1, 20, 20], 0.9),  # a on a: right
+        det(1, [40, 41, 20, 20], 0.8),  # a on b: wrong class
+        det(1, [0, 0, 19, 19], 0.7),  # a again on a, already taken: false alarm
+        det(2, [50, 80, 5, 5], 0.6),  # b on nothing (beside the crowd region): false alarm
+        det(2, [0, 70, 30, 29], 0.6),  # b on the crowd region: counts for nothing
+        det(2, [45, 5, 10, 10], 0.5),  # b on nothing: false alarm
+        det(1, [70, 0, 20, 20], 0.1),  # below the score threshold: ignored, so a is missed
+    ]
+    counts = confusion_matrix(truth, found, iou=0.5, score=0.25).counts
+    # rows: predicted a, b, background (missed); columns: true a, b, background (false alarm)
+    expected = np.array([[1, 1, 1], [0, 0, 2], [1, 0, 0]])
+    np.testing.assert_array_equal(counts, expected)
+    assert counts[:, :2].sum() == 3  # every non-crowd box counted once
+    lower = confusion_matrix(truth, found, iou=0.5, score=0.05).counts
+    assert lower[0, 0] == 2 and lower[2, 0] == 0  # the third box is found at score 0.1
+
+
+def test_eval_plots_draws_the_curves_and_the_matrix(tmp_path, case, capsys):
+    """``eval --plots DIR`` writes both figures as PNG and SVG; an existing figure is
+    replaced only with --overwrite (refused in one line, nothing written)."""
+    document, detections = case
+    (tmp_path / "gt.json").write_text(json.dumps(document))
+    (tmp_path / "dt.json").write_text(json.dumps(detections))
+    args = ["eval", "--gt", str(tmp_path / "gt.json"), "--dt", str(tmp_path / "dt.json")]
+    assert main([*args, "--plots", str(tmp_path / "plots")]) == 0
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert names == [
+        "confusion_matrix.png", "confusion_matrix.svg", "pr_curves.png", "pr_curves.svg"
+    ]  # fmt: skip
+    assert all((tmp_path / "plots" / n).stat().st_size > 1000 for n in names)
+    before = (tmp_path / "plots" / "pr_curves.png").read_bytes()
+    capsys.readouterr()
+    assert main([*args, "--plots", str(tmp_path / "plots")]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert (tmp_path / "plots" / "pr_curves.png").read_bytes() == before
+    assert main([*args, "--plots", str(tmp_path / "plots"), "--overwrite"]) == 0

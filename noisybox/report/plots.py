@@ -34,9 +34,10 @@ FIGURES = ("ap_vs_iou", "vs_eta", "vs_fraction", "alpha_sweep", "regime", "train
 SUFFIXES = ("png", "svg")
 
 
-def figure_paths(folder: Path) -> list[Path]:
-    """Every file :func:`write_plots` may write in ``folder``."""
-    return [folder / f"{name}.{suffix}" for name in FIGURES for suffix in SUFFIXES]
+def figure_paths(folder: Path, names: tuple[str, ...] = FIGURES) -> list[Path]:
+    """Every file :func:`save_figures` may write in ``folder`` for figures ``names`` (by
+    default those of :func:`write_plots`)."""
+    return [folder / f"{name}.{suffix}" for name in names for suffix in SUFFIXES]
 
 
 def training_curves(results_dir: Path, settings: str | None = None) -> pd.DataFrame:
@@ -128,10 +129,16 @@ def write_plots(
 ) -> list[Path]:
     """Draw every figure ``frame`` and ``curves`` have data for into ``folder``; return the
     files written."""
+    return save_figures(draw_figures(frame, curves), folder)
+
+
+def save_figures(figures: dict, folder: Path) -> list[Path]:
+    """Write each ``{name: matplotlib figure}`` as ``folder/NAME.png`` and ``.svg``
+    (atomically), close it, and return the files written."""
     import matplotlib.pyplot as plt
 
     written = []
-    for name, figure in draw_figures(frame, curves).items():
+    for name, figure in figures.items():
         for suffix in SUFFIXES:
             buffer = io.BytesIO()
             figure.savefig(buffer, format=suffix, dpi=120, bbox_inches="tight")
