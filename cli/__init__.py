@@ -15,7 +15,7 @@ from noisybox.errors import NoisyboxError
 
 from .annotations import compare, convert, corrupt, inspect, show, split, subsample
 from .benchmark import bench, report
-from .evaluation import evaluate
+from .evaluation import evaluate, predict
 from .losses import losses_app
 from .training import make_dataset, train
 
@@ -30,6 +30,7 @@ app.add_typer(losses_app, name="losses")
 for command in (corrupt, subsample, split, convert, inspect, show, compare):
     app.command()(command)
 app.command("eval")(evaluate)
+app.command()(predict)
 app.command("make-dataset")(make_dataset)
 app.command()(train)
 app.command()(bench)

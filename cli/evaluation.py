@@ -113,6 +113,46 @@ def evaluate(
         console.print(table)
 
 
+def predict(
+    images: Annotated[Path, typer.Argument(help="An image, or a folder of images.")],
+    run: Annotated[Path, typer.Option(help="A finished run folder of `noisybox train`.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Folder for predictions.json and the drawn images/."),
+    ],
+    score: Annotated[
+        float, typer.Option(help="Keep (and draw) detections scoring at least this.")
+    ] = 0.25,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    draw: Annotated[
+        bool, typer.Option("--draw/--no-draw", help="Also write each image with its boxes.")
+    ] = True,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace OUTPUT if noisybox wrote it.")
+    ] = False,
+) -> None:
+    """Run a trained model on new images: COCO detections (predictions.json, with scores)
+    and, for each image, a JPEG with its boxes drawn."""
+    from noisybox.atomic import AtomicBatch
+    from noisybox.outputs import Output, check_outputs
+    from noisybox.training.predict import list_images, predict_folder
+
+    from .progress import counting
+
+    check_outputs([Output(output, folder=True)], [images, run], overwrite)
+    with counting("predict", len(list_images(images))) as advance:
+        files = predict_folder(run, images, score, device, draw, on_image=advance)
+    with AtomicBatch() as batch:
+        batch.folder(output, files)
+        batch.commit()
+    found = json.loads(files["predictions.json"])
+    typer.echo(
+        f"{len(found['annotations']):,} detections (score >= {score:g}) on "
+        f"{len(found['images']):,} images: {output / 'predictions.json'}"
+        + (f" and {output / 'images'}/" if draw else "")
+    )
+
+
 def _row_table(title: str, cells: dict[str, str]) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for name in cells:
