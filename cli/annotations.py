@@ -12,6 +12,8 @@ from rich.table import Table
 
 from noisybox.errors import NoisyboxError
 
+from .progress import stage
+
 InputArgument = Annotated[
     Path, typer.Argument(help="COCO .json, VOC .xml or folder, YOLO labels folder.")
 ]
@@ -160,22 +162,24 @@ def corrupt(
         box_fraction=box_fraction,
         protocol=protocol,
     )
-    annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
+    with stage(f"read {input}"):
+        annotations = read_annotations(input, format, images_dir=images, on_invalid=on_invalid)
     named = output is not None
     output = output or _default_output(input, f"noisy-{_rate_tag(config.rates())}-seed{seed}")
     if not dry_run:
         inputs = [images, confusion]
         check_derived_outputs(annotations, output, inputs, overwrite, per_box, named)
     run_options = _derive_options(on_invalid, overwrite, dry_run)
-    derived = derive_annotations(
-        annotations,
-        output,
-        command="corrupt",
-        seed=seed,
-        noise=config,
-        per_box=per_box,
-        **run_options,
-    )
+    with stage(f"add noise to {len(annotations):,} boxes and write {output}"):
+        derived = derive_annotations(
+            annotations,
+            output,
+            command="corrupt",
+            seed=seed,
+            noise=config,
+            per_box=per_box,
+            **run_options,
+        )
     report = derived.report
     rows = [
         ("input", f"{input} ({annotations.format})"),

@@ -315,5 +315,8 @@ def report(
     if plots is not None:
         from noisybox.report.plots import training_curves, write_plots
 
-        written = write_plots(frame, plots, training_curves(results_dir, settings))
+        from .progress import stage
+
+        with stage(f"draw the plots into {plots}"):
+            written = write_plots(frame, plots, training_curves(results_dir, settings))
         typer.echo(f"wrote {len(written)} plots in {plots}", err=True)

@@ -13,6 +13,8 @@ from rich.table import Table
 
 from noisybox.errors import NoisyboxError
 
+from .progress import stage
+
 
 def _read_json(path: Path, what: str):
     from noisybox.formats.coco import load_json
@@ -73,16 +75,19 @@ def evaluate(
 
         paths = figure_paths(plots, EVAL_FIGURES)
         check_outputs([Output(path) for path in paths], [gt, dt], overwrite)
-    truth, found = _read_json(gt, "ground-truth"), _read_json(dt, "detections")
-    result = evaluate_detections(truth, found, backend, curves=plots is not None)
+    with stage(f"read {gt} and {dt}"):
+        truth, found = _read_json(gt, "ground-truth"), _read_json(dt, "detections")
+    with stage(f"evaluate {len(found):,} detections" if isinstance(found, list) else "evaluate"):
+        result = evaluate_detections(truth, found, backend, curves=plots is not None)
     if plots is not None:
         from noisybox.confusion import confusion_matrix
         from noisybox.report.eval_figures import draw_eval_figures
         from noisybox.report.plots import save_figures
 
         # evaluate_detections has refused malformed input, so the matrix reads it as valid
-        matrix = confusion_matrix(truth, found, iou=iou, score=score)
-        written = save_figures(draw_eval_figures(result, matrix), plots)
+        with stage(f"draw the figures into {plots}"):
+            matrix = confusion_matrix(truth, found, iou=iou, score=score)
+            written = save_figures(draw_eval_figures(result, matrix), plots)
         typer.echo(f"wrote {len(written)} figures in {plots}", err=True)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -44,9 +45,10 @@ def counting(description: str, total: int) -> Iterator[Callable[[int], None]]:
 
 
 @contextlib.contextmanager
-def stage(description: str) -> Iterator[None]:
-    """One step of unknown length: a spinner on a terminal, a line before and after it
-    otherwise."""
+def stage(description: str, after_s: float = 2.0) -> Iterator[None]:
+    """One step of unknown length: a spinner on a terminal; otherwise, once it has taken
+    ``after_s`` seconds, a line, and one more when it ends (so a quick step, or one that
+    fails at once with its one-line error, prints nothing)."""
     if sys.stderr.isatty():
         from rich.console import Console
 
@@ -54,6 +56,12 @@ def stage(description: str) -> Iterator[None]:
             yield
         return
     started = time.perf_counter()
-    typer.echo(f"{description} …", err=True)
-    yield
-    typer.echo(f"{description}: done ({time.perf_counter() - started:.1f} s)", err=True)
+    timer = threading.Timer(after_s, lambda: typer.echo(f"{description} …", err=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+    if time.perf_counter() - started >= after_s:
+        typer.echo(f"{description}: done ({time.perf_counter() - started:.1f} s)", err=True)

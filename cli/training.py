@@ -28,7 +28,10 @@ def make_dataset(
     if name != "shapes":
         raise NoisyboxError(f"unknown dataset {name!r}; the built-in one is 'shapes'")
     config = ShapesConfig.for_size(images, image_size)
-    counts = make_shapes_dataset(out, config, seed=seed, overwrite=overwrite)
+    from .progress import counting
+
+    with counting("make-dataset", config.images) as advance:
+        counts = make_shapes_dataset(out, config, seed=seed, overwrite=overwrite, on_image=advance)
     typer.echo(
         f"wrote {out}: {counts['train_images']} train images ({counts['train_boxes']} boxes), "
         f"{counts['val_images']} val images ({counts['val_boxes']} boxes)"

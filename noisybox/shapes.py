@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,9 +156,14 @@ def render_image(config: ShapesConfig, rng: np.random.Generator) -> tuple[np.nda
 
 
 def make_shapes_dataset(
-    output: str | os.PathLike[str], config: ShapesConfig, seed: int = 0, overwrite: bool = False
+    output: str | os.PathLike[str],
+    config: ShapesConfig,
+    seed: int = 0,
+    overwrite: bool = False,
+    on_image: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Write ``output/images/*.png`` and ``output/annotations/{train,val}.json`` (COCO).
+    """Write ``output/images/*.png`` and ``output/annotations/{train,val}.json`` (COCO);
+    ``on_image(1)`` is called after each image (progress).
 
     The same seed and config give byte-identical files. The folder appears complete or not
     at all, with noisybox's mark (:data:`noisybox.outputs.MARKER`) inside; ``overwrite``
@@ -190,6 +196,8 @@ def make_shapes_dataset(
                 pixels, objects = render_image(config, rng)
                 name = f"{split}_{index:05d}.png"
                 Image.fromarray(pixels).save(staging / "images" / name, optimize=False)
+                if on_image is not None:
+                    on_image(1)
                 image_id = len(document["images"]) + 1
                 document["images"].append(
                     {
