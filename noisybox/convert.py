@@ -20,9 +20,7 @@ from .annotations import Annotations
 from .errors import NoisyboxError
 from .formats import FORMATS
 from .formats._common import image_size_from_file
-
-#: suffixes tried, in order, for the image of a YOLO label file
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+from .images import find_image
 
 
 @dataclass(frozen=True)
@@ -44,17 +42,6 @@ class Conversion:
     not_carried: list[str]
 
 
-def find_image(images_dir: Path, label: str) -> str | None:
-    """The image file (relative to ``images_dir``) of YOLO label file ``label`` (``a/b.txt``
-    → ``a/b.jpg``, ``a/b.png``, …, also in upper case), or ``None``."""
-    stem = Path(label).with_suffix("")
-    for suffix in IMAGE_SUFFIXES:
-        for candidate in (stem.with_suffix(suffix), stem.with_suffix(suffix.upper())):
-            if (images_dir / candidate).is_file():
-                return candidate.as_posix()
-    return None
-
-
 def in_pixels(annotations: Annotations, images_dir: Path | None) -> Annotations:
     """``annotations`` in pixels with image file names: YOLO's normalized boxes are scaled by
     the sizes read from the images in ``images_dir`` (``labels/``'s sibling ``images/`` by
@@ -70,13 +57,9 @@ def in_pixels(annotations: Annotations, images_dir: Path | None) -> Annotations:
             )
         images_dir = sibling
     names, sizes = [], np.empty((annotations.num_images, 2))
+    root = Path(images_dir).resolve()
     for index, label in enumerate(annotations.image_name):
-        name = find_image(images_dir, label)
-        if name is None:
-            raise NoisyboxError(
-                f"{annotations.path / label}: no image for this label file in {images_dir} "
-                f"(tried {', '.join(IMAGE_SUFFIXES)})"
-            )
+        name = find_image(images_dir, label).relative_to(root).as_posix()
         found = image_size_from_file(images_dir, name)
         if isinstance(found, str):
             raise NoisyboxError(f"{annotations.path / label}: {found}")
