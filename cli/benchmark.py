@@ -129,7 +129,7 @@ def bench(
         _write_report(out, baseline)
         return
     with _grid_progress(len(plan.shard_runs)) as on_event:
-        run_grid(
+        records = run_grid(
             plan.base,
             plan.shard_runs,
             out,
@@ -140,7 +140,22 @@ def bench(
         )
     finish_distributed()
     if os.environ.get("RANK", "0") == "0":  # rank 0 of a torchrun group, or no group
+        if records:
+            typer.echo(_outside_training(records), err=True)
         _write_report(out, baseline)
+
+
+def _outside_training(records: list[dict]) -> str:
+    """How much of the runs' time went outside training steps and evaluation."""
+    from noisybox.benchmark.store import time_outside_training
+
+    outside, total = time_outside_training(records)
+    share = outside / total if total else 0.0
+    return (
+        f"outside training steps and evaluation (noisy data, reading and checking it, model "
+        f"building, records): {outside:.1f} s of {total:.0f} s ({share:.1%}) over "
+        f"{len(records)} runs"
+    )
 
 
 def _print_plan(runs, shard_runs, part, preset, base, out: Path, cost) -> None:
@@ -159,6 +174,8 @@ def _print_plan(runs, shard_runs, part, preset, base, out: Path, cost) -> None:
         f"  estimated: {cost.seconds_per_run:.0f} s per run ({cost.basis}), "
         f"{_duration(cost.seconds_per_run * cost.todo)} in all"
     )
+    if cost.finished_records:
+        typer.echo(f"  finished runs: {_outside_training(list(cost.finished_records))}")
     for spec in shard_runs:
         state = "done" if spec.run_id in cost.finished_ids else "todo"
         typer.echo(f"  {state}  {spec.run_id}")

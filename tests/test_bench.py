@@ -12,7 +12,7 @@ from noisybox.cli import main
 from noisybox.benchmark.events import GridLog, RunDone, RunStep
 from noisybox.benchmark.grid import expand_grid, normalize_loss, parse_shard, select_shard
 from noisybox.benchmark.runner import run_grid
-from noisybox.benchmark.store import append_record, read_records
+from noisybox.benchmark.store import append_record, read_records, time_outside_training
 from noisybox.errors import NoisyboxError
 from noisybox.report.plots import training_curves
 from noisybox.report.tables import METRICS, load_results, render, robustness_table
@@ -85,6 +85,18 @@ def test_grid_names_order_and_shards():
         expand_grid(["iou"], [0.0], [0.0], [0])
 
 
+def test_time_outside_training_on_numbers_known_in_advance():
+    """run 10 s = setup 1 + steps 6 + evaluation 2 + 1 more: 2 s outside; an old record
+    without setup_s counts only what is left after train_s and eval_s; a record without
+    times is skipped."""
+    records = [
+        {"run_s": 10.0, "train_s": 7.0, "setup_s": 1.0, "eval_s": 2.0},
+        {"run_s": 5.0, "train_s": 3.0, "eval_s": 1.5},
+        {"run_s": None, "train_s": 3.0, "eval_s": 1.0},
+    ]
+    assert time_outside_training(records) == (2.5, 15.0)
+
+
 def test_store_never_reads_a_half_written_record(tmp_path):
     path = tmp_path / "results" / "results.jsonl"
     record = {"settings": "s", "fraction": 1.0, "eta": 0.0, "seed": 0, "loss": "iou"}
@@ -108,10 +120,15 @@ def test_tiny_grid_end_to_end(tmp_path, shapes, capsys):
     assert "4 runs; 0 finished" in plan and "todo  frac1-eta0.2-seed0-alpha-iou" in plan
     assert not out.exists()  # a dry run writes nothing
     assert main(args) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "| η = 0.2 | iou |" in printed and "rel. improv. vs iou" in printed
+    assert "outside training steps and evaluation" in captured.err and "over 4 runs" in captured.err
     records, problems = read_records(out)
     assert len(records) == 4 and not problems
+    for record in records:  # run = setup + steps + evaluation + the rest, all measured
+        assert 0 < record["setup_s"] < record["train_s"] < record["run_s"]
+        assert record["train_s"] + record["eval_s"] <= record["run_s"]
     by_id = {r["run_id"]: r for r in records}
     noisy = by_id["frac1-eta0.2-seed0-iou"]["train_annotations"]
     assert noisy == by_id["frac1-eta0.2-seed0-alpha-iou"]["train_annotations"]  # one file
@@ -142,6 +159,8 @@ def test_tiny_grid_end_to_end(tmp_path, shapes, capsys):
     }
     curves = training_curves(out)
     assert sorted(curves["loss"].unique()) == ["alpha-iou", "iou"] and set(curves["step"]) == {2}
+    assert main([*args, "--dry-run"]) == 0
+    assert "finished runs: outside training steps" in capsys.readouterr().out
     assert main(args) == 0  # again: nothing left to run
     assert "4 runs, 4 finished already" in capsys.readouterr().err
     assert len(read_records(out)[0]) == 4

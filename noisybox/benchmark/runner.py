@@ -323,6 +323,7 @@ def _record(spec, config, settings, settings_id, result, out, seconds) -> dict:
         "images_per_s": last.get("images_per_s"),
         "processes": last.get("processes"),
         "train_s": round(result["seconds"]["train"], 2),
+        "setup_s": round(result["seconds"]["setup"], 2),
         "eval_s": round(result["seconds"]["evaluate"], 2),
         "run_s": round(seconds, 2),
         "run_dir": str(Path(config.out).relative_to(out)),
@@ -385,6 +386,7 @@ class PlanCost:
         finished, todo: how many of the planned runs are finished, and left.
         device: where the runs train.
         seconds_per_run: the estimate, and ``basis``: how it was made.
+        finished_records: the records of the finished runs.
     """
 
     finished_ids: frozenset[str]
@@ -393,6 +395,7 @@ class PlanCost:
     device: str
     seconds_per_run: float
     basis: str
+    finished_records: tuple[dict, ...] = ()
 
 
 def plan_cost(
@@ -415,6 +418,7 @@ def plan_cost(
         "finished": sum(spec.run_id in finished for spec in runs),
         "todo": sum(spec.run_id not in finished for spec in runs),
         "device": str(select_device(base.device)),
+        "finished_records": tuple(finished.values()),
     }
     if timed:
         return PlanCost(**counts, seconds_per_run=_mean(timed), basis=f"mean of {len(timed)} runs")

@@ -103,3 +103,18 @@ def read_records(results_dir: Path) -> tuple[list[dict], list[str]]:
                 seen.add(identity)
                 records.append(record)
     return records, problems
+
+
+def time_outside_training(records: list[dict]) -> tuple[float, float]:
+    """``(seconds, total)``: how much of ``records``' run time a grid spent outside the
+    training steps and the evaluation (deriving the noisy data, reading it and checking the
+    images, building the model, writing the record), and their whole run time. Records
+    written before ``setup_s`` existed count their setup as training (a lower bound)."""
+    outside = total = 0.0
+    for record in records:
+        if not all(is_number(record.get(k)) for k in ("run_s", "train_s", "eval_s")):
+            continue
+        steps = record["train_s"] - (record.get("setup_s") or 0.0)
+        outside += max(0.0, record["run_s"] - steps - record["eval_s"])
+        total += record["run_s"]
+    return outside, total
