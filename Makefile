@@ -10,7 +10,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test test-fast lint bench-losses studies clean
+.PHONY: demo test test-fast lint bench-losses studies mutation clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test-fast: $(STAMP)
 ## studies: re-render every committed study (report.md, plots/) and the README tables quoting them
 studies: $(STAMP)
 	$(BIN)/python benchmarks/render_studies.py
+
+## mutation: mutation testing of the core modules with mutmut (outside CI; tools/mutation.py
+## lists the modules and their tests), a markdown table of the scores; MODULES= picks some
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet mutmut==3.8.1
+	$(BIN)/python tools/mutation.py $(MODULES) --json build/mutation/scores.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

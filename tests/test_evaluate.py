@@ -327,3 +327,35 @@ def test_eval_plots_draws_the_curves_and_the_matrix(tmp_path, case, capsys):
     assert "exists" in capsys.readouterr().err
     assert (tmp_path / "plots" / "pr_curves.png").read_bytes() == before
     assert main([*args, "--plots", str(tmp_path / "plots"), "--overwrite"]) == 0
+
+
+def test_confusion_matrix_thresholds_order_and_names():
+    """Boundaries are inclusive (IoU exactly at --iou matches, a score exactly at --score
+    counts); the highest IoU is matched first (a detection on two boxes takes the closer,
+    leaving the other to its own detection); the matrix names its classes; a threshold out
+    of range is refused naming its parameter."""
+    from noisybox.confusion import confusion_matrix
+
+    truth = _gt([(1, [0, 0, 10, 10]), (2, [5, 0, 10, 10])])
+
+    def det(category, bbox, score):
+        return {"image_id": 1, "category_id": category, "bbox": bbox, "score": score}
+
+    # IoU with [0,0,10,10]: exactly 1/3 (overlap 5x10 = 50, union 150)
+    exact = [det(2, [5, 0, 10, 10], 0.25), det(1, [0, 0, 10, 10], 0.9)]
+    matrix = confusion_matrix(truth, exact, iou=1 / 3, score=0.25)
+    assert matrix.classes == [1, 2] and matrix.names == ["a", "b"]
+    np.testing.assert_array_equal(matrix.counts, [[1, 0, 0], [0, 1, 0], [0, 0, 0]])
+    # det1 (a) on a's box (IoU 0.9) and b's (0.5); det2 (a) on a's box only (0.6). Highest
+    # IoU first: det1 takes a's box, det2 finds nothing left (a false alarm), b's box is
+    # missed. (Lowest first would pair det1 with b and det2 with a.)
+    truth = _gt([(1, [0, 0, 10, 10]), (2, [0, 0, 10, 4.5])])
+    crossing = [det(1, [0, 0, 10, 9], 0.9), det(1, [0, 4, 10, 6], 0.8)]
+    counts = confusion_matrix(truth, crossing, iou=0.4, score=0.5).counts
+    np.testing.assert_array_equal(counts, [[1, 0, 1], [0, 0, 0], [0, 1, 0]])
+    for bad, name in (({"iou": 0.0}, "iou"), ({"iou": 1.01}, "iou"), ({"score": -0.1}, "score"),
+                      ({"score": 1.5}, "score")):  # fmt: skip
+        with pytest.raises(NoisyboxError, match=f"^{name} must be in") as error:
+            confusion_matrix(truth, exact, **bad)
+        assert error.value.parameter == name
+    assert confusion_matrix(truth, exact, iou=1.0, score=0.0).counts[0, 0] == 1

@@ -314,7 +314,9 @@ def test_every_detector_gives_an_iou_loss_decoded_pixel_boxes_and_normalises_it(
     target row one of the image's (non-square) ground-truth boxes, never encoded deltas
     (a head passing its deltas to an IoU loss still trains, only on nonsense, so no other
     test notices); predictions that overlap their targets at initialisation (RetinaNet's
-    anchors and Faster R-CNN's proposals are IoU >= 0.5 positives, the regression near 0);
+    anchors and Faster R-CNN's proposals are IoU >= 0.5 positives and the regression starts
+    small, so every decoded box keeps IoU > 0.1 with its target, which deltas read as boxes
+    do not);
     and the sum divided by the number of positives (FCOS by all its foreground locations,
     RetinaNet per image then averaged), so a loss of 1 per box logs as exactly 1."""
     from torchvision.ops import box_iou
@@ -339,7 +341,7 @@ def test_every_detector_gives_an_iou_loss_decoded_pixel_boxes_and_normalises_it(
         distance = (target[:, None, :] - all_gt[None, :, :]).abs().amax(dim=-1)
         assert distance.amin(dim=1).max() < 1e-3, "targets are not the ground-truth boxes"
         if model != "fcos":  # FCOS's positives are points: its early boxes are near empty
-            assert box_iou(predicted, target).diagonal().min() > 0.3
+            assert box_iou(predicted, target).diagonal().min() > 0.1
     if model == "fcos":
         assert losses["bbox_regression"].item() == pytest.approx(1.0, abs=1e-6)
     elif model == "retinanet":
@@ -539,6 +541,15 @@ def test_the_heads_equal_stock_torchvision_with_its_own_box_loss(model, loss):
     settings = {"min_size": 64, "max_size": 64, "score_thresh": 0.05, "detections_per_img": 100}
     stock_class = FCOS if model == "fcos" else RetinaNet
     anchors = ours.anchor_generator
+    if model == "retinanet":  # torchvision's v2 head, with GroupNorm, as ours
+        from functools import partial
+
+        from torchvision.models.detection.retinanet import RetinaNetHead
+
+        from noisybox.training.models import RETINANET_GROUPS
+
+        norm = partial(torch.nn.GroupNorm, RETINANET_GROUPS)
+        settings["head"] = RetinaNetHead(ours.backbone.out_channels, 9, 4, norm_layer=norm)
     stock = stock_class(ours.backbone, 4, anchor_generator=anchors, **settings)
     if model == "retinanet":
         stock.head.regression_head._loss_type = "l1"

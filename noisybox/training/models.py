@@ -9,6 +9,8 @@ encoded targets, the stock behaviour. Everything else is torchvision's.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -28,6 +30,8 @@ from ..losses import CoordinateLoss
 from .diagnostics import PositiveIoU
 
 MODELS = ("fcos", "retinanet", "faster-rcnn")
+#: GroupNorm groups in RetinaNet's heads (torchvision's v2 head)
+RETINANET_GROUPS = 32
 BACKBONES = ("tiny", "resnet18", "resnet34", "resnet50", "mobilenet_v3")
 #: torchvision's Faster R-CNN RoI-head settings, with scores kept down to 0.05 for AP.
 ROI_HEAD_SETTINGS = {
@@ -153,9 +157,14 @@ class RetinaNetRegressionHeadWithLoss(RetinaNetRegressionHead):
     ``positive_iou`` records the foreground anchors' boxes."""
 
     def __init__(
-        self, in_channels: int, num_anchors: int, box_loss: nn.Module, positive_iou: PositiveIoU
+        self,
+        in_channels: int,
+        num_anchors: int,
+        box_loss: nn.Module,
+        positive_iou: PositiveIoU,
+        norm_layer: Callable[..., nn.Module] | None = None,
     ):
-        super().__init__(in_channels, num_anchors)
+        super().__init__(in_channels, num_anchors, norm_layer=norm_layer)
         self.box_loss, self.positive_iou = box_loss, positive_iou
 
     def compute_loss(self, targets, head_outputs, anchors, matched_idxs) -> Tensor:
@@ -369,8 +378,14 @@ def build_detector(
         bases = [max(8, round(size * scale * 4)) for size in (32, 64, 128, 256, 512)]
         sizes = tuple(tuple(round(b * 2 ** (i / 3)) for i in range(3)) for b in bases)
         anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
-        head = RetinaNetHead(channels, 9, num_classes + 1)
-        head.regression_head = RetinaNetRegressionHeadWithLoss(channels, 9, box_loss, recorder)
+        # GroupNorm in the heads, as torchvision's RetinaNet v2: without it the heads of a
+        # network trained from scratch barely learn (mAP 0.05 after 2400 steps on the quick
+        # preset, 5.8 with it after 800; FCOS's heads have it too)
+        norm = partial(nn.GroupNorm, RETINANET_GROUPS)
+        head = RetinaNetHead(channels, 9, num_classes + 1, norm_layer=norm)
+        head.regression_head = RetinaNetRegressionHeadWithLoss(
+            channels, 9, box_loss, recorder, norm_layer=norm
+        )
         detector = RetinaNet(
             body, num_classes + 1, anchor_generator=anchors, head=head, score_thresh=0.05, **common
         )
