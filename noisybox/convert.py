@@ -123,10 +123,10 @@ def convert(annotations: Annotations, to: str, images_dir: Path | None = None) -
         unused = len(set(ids) - set(source.category.tolist()))
         if unused:
             not_carried.append(f"{unused} classes without boxes (VOC lists classes by box)")
-    target = FORMATS[to]
+    rendered = FORMATS[to].create(source)
     return Conversion(
-        rendered=target.create(source),
-        is_folder=target.created_is_folder,
+        rendered=rendered,
+        is_folder=isinstance(rendered, dict),
         images=source.num_images,
         boxes=len(source.boxes),
         classes=len(source.categories),

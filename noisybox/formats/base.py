@@ -48,7 +48,6 @@ class Format:
             relative to the image folder, the bytes of one file or ``{relative path: bytes}``
             of a folder. Only what the arrays hold is written: image names and sizes, boxes,
             classes and crowd (VOC ``difficult``) marks.
-        created_is_folder: whether :attr:`create` makes a folder.
         beyond: what a source of this format holds beyond those arrays (fields, elements,
             files), named for the user; empty when nothing.
     """
@@ -60,5 +59,4 @@ class Format:
     quantize: Callable[[Annotations, np.ndarray], np.ndarray]
     is_folder: Callable[[Annotations], bool]
     create: Callable[[Annotations], bytes | dict[str, bytes]]
-    created_is_folder: bool
     beyond: Callable[[Annotations], list[str]]

@@ -104,11 +104,9 @@ def read_coco(path: Path) -> Annotations:
         iid = _id_key(image.get("id")) if isinstance(image, dict) else None
         record = f"image id {iid}" if iid is not None else f"images[{index}]"
         image_name.append(str(image.get("file_name", iid)) if isinstance(image, dict) else "")
-        if iid is None:
-            issues.append(Issue(file, record, "image has no 'id'", image=index))
-            continue
-        if iid in image_row:
-            issues.append(Issue(file, record, "duplicate image id", image=index))
+        problem = _id_problem(iid, image_row, "image")
+        if problem:
+            issues.append(Issue(file, record, problem, image=index))
             continue
         image_row[iid] = index
         image_ids.append((index, iid))
@@ -226,11 +224,9 @@ def _parse_annotations(
             continue
         aid = _id_key(record.get("id"))
         name = f"annotation id {aid}" if aid is not None else f"annotations[{row}]"
-        if aid is None:
-            issues.append(Issue(file, name, "annotation has no 'id'", row=row))
-            continue
-        if aid in seen_ids:
-            issues.append(Issue(file, name, "duplicate annotation id", row=row))
+        problem = _id_problem(aid, seen_ids, "annotation")
+        if problem:
+            issues.append(Issue(file, name, problem, row=row))
             continue
         seen_ids.add(aid)
         keys[row] = integer_keys([aid])[0] if isinstance(aid, int) else text_key(str(aid))
@@ -425,6 +421,15 @@ def coco_beyond(annotations: Annotations) -> list[str]:
     return found
 
 
+def _id_problem(record_id: object, seen, what: str) -> str | None:
+    """Why ``record_id`` (of an image or annotation record) cannot identify it, or ``None``."""
+    if record_id is None:
+        return f"{what} has no 'id'"
+    if record_id in seen:
+        return f"duplicate {what} id"
+    return None
+
+
 def _number(value: float) -> int | float:
     """A whole number as an integer (``48``, not ``48.0``), else the float."""
     value = float(value)
@@ -457,6 +462,5 @@ FORMAT = Format(
     quantize=lambda annotations, boxes: boxes,  # JSON holds float64 exactly
     is_folder=lambda annotations: False,
     create=create_coco,
-    created_is_folder=False,
     beyond=coco_beyond,
 )

@@ -400,7 +400,6 @@ FORMAT = Format(
     write=_render,
     quantize=quantize_voc,
     create=create_voc,
-    created_is_folder=True,
     beyond=voc_beyond,
     is_folder=lambda annotations: not annotations.source.single_file,
 )

@@ -222,6 +222,5 @@ FORMAT = Format(
     quantize=lambda annotations, boxes: quantize_yolo(boxes),
     is_folder=lambda annotations: True,
     create=create_yolo,
-    created_is_folder=True,
     beyond=lambda annotations: [],  # a line holds a class and a box, nothing else
 )
