@@ -8,6 +8,11 @@ the study's summary (mean ± std over seeds of mAP and mAP75:95 per loss and η,
 the relative improvements marked as in the report), so no number in the README is typed by
 hand. ``--check`` changes nothing and exits 1 if anything is out of date (a test runs it).
 
+Across the studies it draws ``benchmarks/studies/regime.png`` (and ``.svg``): each
+``alpha-X``'s relative mAP improvement over ``X`` against the baseline's median IoU of its
+training positives, one point per (study, η, seed), and fills the README block
+``<!-- study:regime-map -->`` with the same points summarized per study and η.
+
     python benchmarks/render_studies.py            # after a study has new results
     python benchmarks/render_studies.py --check
 """
@@ -22,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from noisybox.report.page import markdown_report
-from noisybox.report.plots import training_curves, write_plots
+from noisybox.report.plots import regime_points, save_figures, training_curves, write_plots
 from noisybox.report.tables import load_results, robustness_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,9 +84,9 @@ def summary(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_study(folder: Path, check: bool) -> tuple[str, bool]:
-    """The study's summary, and whether its report.md is up to date (written unless
-    ``check``)."""
+def render_study(folder: Path, check: bool) -> tuple[str, bool, pd.DataFrame]:
+    """The study's summary, whether its report.md is up to date (written unless ``check``),
+    and its results."""
     frame, problems = load_results(folder)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
@@ -93,18 +98,95 @@ def render_study(folder: Path, check: bool) -> tuple[str, bool]:
 
         write_text(folder / "report.md", report)
         write_plots(frame, folder / "plots", curves)
-    return summary(frame), current == report
+    return summary(frame), current == report, frame
+
+
+#: the README block of the cross-study regime summary
+REGIME_BLOCK = "regime-map"
+
+
+def regime_map(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every study's regime points (:func:`~noisybox.report.plots.regime_points`), with its
+    name in ``study``."""
+    parts = []
+    for name, frame in frames.items():
+        points = regime_points(frame)
+        if len(points):
+            parts.append(points.assign(study=name))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def regime_summary(points: pd.DataFrame) -> str:
+    """Per study, α-variant and η: the seeds, the baseline's positives' median IoU and the
+    relative improvements in mAP and mAP75:95, mean ± std over seeds."""
+    lines = [
+        "| study | loss vs baseline | η | seeds | baseline positives' median IoU | mAP | "
+        "mAP75:95 |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for (study, loss, baseline, eta), part in points.groupby(
+        ["study", "loss", "baseline", "eta"], sort=True
+    ):
+        cells = []
+        for column in ("positive_iou_p50", "mAP", "mAP75:95"):
+            mean, std = part[column].mean(), part[column].std(ddof=1)
+            sign = "" if column == "positive_iou_p50" else "+"
+            digits = 2 if column == "positive_iou_p50" else 1
+            unit = "" if column == "positive_iou_p50" else "%"
+            text = f"{mean:{sign}.{digits}f}{unit}"
+            cells.append(text if pd.isna(std) else f"{text} ± {std:.{digits}f}")
+        lines.append(
+            f"| {study} | {loss} vs {baseline} | {eta:g} | {len(part)} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lines.append("")
+    lines.append(
+        "One row per study, α-variant and η: mean ± std over seeds of the baseline's median "
+        "IoU of its training positives (against their noisy targets) and of the paired "
+        "relative improvements; `benchmarks/studies/regime.png` plots every seed."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def draw_regime_map(points: pd.DataFrame):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
+    studies = sorted(points["study"].unique())
+    colours = dict(zip(studies, plt.get_cmap("tab10").colors, strict=False))
+    markers = dict(zip(sorted(points["loss"].unique()), "osD^v<>pX*", strict=False))
+    for axis, metric in zip(axes, ("mAP", "mAP75:95"), strict=True):
+        for (study, loss), part in points.groupby(["study", "loss"], sort=True):
+            axis.scatter(part["positive_iou_p50"], part[metric], color=colours[study],
+                         marker=markers[loss], s=30, label=f"{study}: {loss}")  # fmt: skip
+        axis.axhline(0, color="black", linewidth=0.8)
+        axis.axvline(3**-0.5, color="grey", linestyle="--", linewidth=0.8)
+        axis.set(xlabel="baseline's median IoU of training positives",
+                 ylabel=f"{metric}: relative improvement of alpha-X over X (%)")  # fmt: skip
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    figure.suptitle("Where α pays, across the committed studies: one point per (study, η, "
+                    "seed); dashed: IoU = 1/√3", fontsize=9)  # fmt: skip
+    return figure
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
     args = parser.parse_args(argv)
-    summaries, stale = {}, []
+    summaries, stale, frames = {}, [], {}
     for folder in sorted(p for p in STUDIES.iterdir() if (p / "results").is_dir()):
-        summaries[folder.name], fresh = render_study(folder, args.check)
+        summaries[folder.name], fresh, frames[folder.name] = render_study(folder, args.check)
         if not fresh:
             stale.append(f"{folder.name}/report.md")
+    points = regime_map(frames)
+    summaries[REGIME_BLOCK] = regime_summary(points)
+    if not args.check and len(points):
+        save_figures({"regime": draw_regime_map(points)}, STUDIES)
     readme = ROOT / "README.md"
     text = readme.read_text()
 
