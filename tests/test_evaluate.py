@@ -359,3 +359,29 @@ def test_confusion_matrix_thresholds_order_and_names():
             confusion_matrix(truth, exact, **bad)
         assert error.value.parameter == name
     assert confusion_matrix(truth, exact, iou=1.0, score=0.0).counts[0, 0] == 1
+
+
+def test_confusion_matrix_on_images_without_boxes_or_detections():
+    """An image with detections but no ground truth gives false alarms, one with ground
+    truth but no detections gives missed boxes; a record without ``iscrowd`` is not crowd;
+    a category without a name is named by its id; a score of exactly 1 is allowed."""
+    from noisybox.confusion import confusion_matrix
+
+    truth = {
+        "images": [{"id": 1}, {"id": 2}, {"id": 3}],
+        "categories": [{"id": 1, "name": "a"}, {"id": 7}],
+        "annotations": [
+            {"id": 1, "image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10]},
+            {"id": 2, "image_id": 2, "category_id": 7, "bbox": [20, 20, 10, 10]},
+        ],
+    }
+    found = [
+        {"image_id": 1, "category_id": 7, "bbox": [0, 0, 10, 10], "score": 0.9},
+        {"image_id": 3, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 1.0},
+    ]
+    matrix = confusion_matrix(truth, found, score=1.0)
+    assert matrix.names == ["a", "7"]
+    # only the score-1 detection counts: a false alarm of a; both of image 2's boxes missed
+    np.testing.assert_array_equal(matrix.counts, [[0, 0, 1], [0, 0, 0], [1, 1, 0]])
+    counts = confusion_matrix(truth, found).counts
+    np.testing.assert_array_equal(counts, [[0, 0, 1], [0, 0, 1], [1, 1, 0]])
