@@ -14,11 +14,17 @@ class GridPlanned:
 
 
 @dataclass(frozen=True)
-class RunStarted:
-    """Run ``index`` (from 0) of ``todo`` started."""
+class RunEvent:
+    """About run ``index`` (from 0) of the ``todo`` runs this process has left."""
 
     index: int
     todo: int
+
+
+@dataclass(frozen=True)
+class RunStarted(RunEvent):
+    """The run called ``run`` started."""
+
     run: str
 
 
@@ -34,11 +40,9 @@ class RunStep:
 
 
 @dataclass(frozen=True)
-class RunDone:
-    """Run ``index`` of ``todo`` finished; ``record`` is what the store holds of it."""
+class RunDone(RunEvent):
+    """The run finished; ``record`` is what the store holds of it."""
 
-    index: int
-    todo: int
     record: dict
 
 
