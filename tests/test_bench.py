@@ -128,7 +128,7 @@ def test_tiny_grid_end_to_end(tmp_path, shapes, capsys):
     assert len(records) == 4 and not problems
     for record in records:  # run = setup + steps + evaluation + the rest, all measured
         assert 0 < record["setup_s"] < record["train_s"] < record["run_s"]
-        assert record["train_s"] + record["eval_s"] <= record["run_s"]
+        assert record["train_s"] + record["eval_s"] <= record["run_s"] + 0.02  # rounded to 0.01
     by_id = {r["run_id"]: r for r in records}
     noisy = by_id["frac1-eta0.2-seed0-iou"]["train_annotations"]
     assert noisy == by_id["frac1-eta0.2-seed0-alpha-iou"]["train_annotations"]  # one file
