@@ -202,3 +202,21 @@ def test_formats_are_one_table_and_a_labelme_file_is_not_taken_for_coco(tmp_path
     coco = tmp_path / "train.json"
     coco.write_text('{"images": [], "annotations": [], "categories": []}')
     assert detect_format(coco) == "coco"
+
+
+def test_an_invalid_box_is_described_with_its_own_images_size(tmp_path):
+    """The message gives the size of the box's image, not of the image whose row number
+    equals the box's image row (a fuzzed YOLO folder of one box and three files crashed on
+    that)."""
+    from noisybox.formats import read_annotations
+
+    from .datasets import coco_document, write_coco
+
+    document = coco_document(images=3, boxes_per_image=2)
+    document["images"][2].update(width=50, height=40)
+    for record in document["annotations"][4:]:  # the third image's boxes: inside it, but
+        record["bbox"] = [5, 5, 10, 10]
+    document["annotations"][5]["bbox"] = [45, 5, 20, 10]  # the last one sticks out
+    annotations = read_annotations(write_coco(tmp_path / "a.json", document), on_invalid="keep")
+    (issue,) = annotations.issues
+    assert "box lies outside its image" in issue.message and "image 50x40" in issue.message

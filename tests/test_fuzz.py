@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, Phase, example, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from noisybox.cli import main
@@ -573,6 +573,11 @@ YOLO_MUTATION = st.one_of(
     mutations=st.lists(YOLO_MUTATION, min_size=1, max_size=4),
     on_invalid=ON_INVALID,
     as_json=st.booleans(),
+)
+@example(  # found by this test: describing an invalid box took another image's size
+    mutations=[("empty-file", 0), ("empty-file", 1), ("empty-file", 0), ("field", 2, 2, 1, "nan")],
+    on_invalid="skip",
+    as_json=False,
 )
 def test_malformed_yolo(command, mutations, on_invalid, as_json):
     files = copy.deepcopy(YOLO_BASE)

@@ -66,7 +66,7 @@ def box_issues(
         for row in np.flatnonzero(mask & rows):
             file, record = describe(int(row))
             x1, y1, x2, y2 = (_short(v) for v in boxes[row])
-            w, h = (_short(v) for v in size[image[row]])
+            w, h = (_short(v) for v in size[row])
             detail = f"{message} (x1={x1}, y1={y1}, x2={x2}, y2={y2}; image {w}x{h})"
             issues.append(Issue(file, record, detail, row=int(row), image=int(image[row])))
     return issues
