@@ -72,6 +72,14 @@ def bench(
     wait: Annotated[
         bool, typer.Option(help="With --launcher: wait for the tasks, then report.")
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            help="Processes here that share the grid, each with cores/jobs torch threads "
+            "(on a small CPU two one-thread processes beat one with two threads).",
+            min=1,
+        ),
+    ] = 1,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and its cost; train nothing.")
     ] = False,
@@ -89,7 +97,8 @@ def bench(
     With no --data, the built-in shapes dataset is made in OUT/data/shapes. Finished runs are
     kept in OUT/results/ and never redone: run the same command again to continue.
     """
-    from noisybox.benchmark.runner import plan_cost, run_grid
+    from noisybox.benchmark.jobs import run_jobs
+    from noisybox.benchmark.runner import plan_cost
     from noisybox.benchmark.setup import plan_bench
     from noisybox.training.trainer import finish_distributed
 
@@ -129,10 +138,11 @@ def bench(
         _write_report(out, baseline)
         return
     with _grid_progress(len(plan.shard_runs)) as on_event:
-        records = run_grid(
+        records = run_jobs(
             plan.base,
             plan.shard_runs,
             out,
+            jobs,
             shard=plan.shard,
             on_event=on_event,
             protocol=protocol,

@@ -480,3 +480,22 @@ def test_an_improvement_over_a_baseline_below_one_ap_point_is_na_with_its_reason
     assert not table.marked.loc[(1.0, 0.1, "alpha-iou vs iou"), "AP95"]
     text = render(table, "markdown")
     assert "n/a" in text and "below 1 point" in text
+
+
+@pytest.mark.slow
+def test_jobs_share_one_grid(tmp_path, shapes, capsys):
+    """``--jobs 2``: a second process shares the grid through the locks; every run is trained
+    once, its record written once, whichever process took it; the threads are shared out."""
+    from noisybox.benchmark.jobs import threads_per_job
+
+    out = tmp_path / "bench"
+    args = ["bench", "--data", str(shapes), "--out", str(out), "--device", "cpu", "--jobs", "2"]
+    args += ["--loss", "iou", "--loss", "alpha-iou", "--eta", "0", "--eta", "0.2", "--seed", "0"]
+    args += ["--max-steps", "2", "--img-size", "64", "--batch-size", "4"]
+    assert main(args) == 0
+    records, problems = read_records(out)
+    assert not problems and len(records) == 4
+    assert len({r["run_id"] for r in records}) == 4
+    lines = sum(len(p.read_text().splitlines()) for p in (out / "results").glob("*.jsonl"))
+    assert lines == 4  # no run recorded twice
+    assert threads_per_job(1) == (os.cpu_count() or 1) and threads_per_job(10**6) == 1
