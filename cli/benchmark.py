@@ -139,10 +139,10 @@ def bench(
         return
     with _grid_progress(len(plan.shard_runs)) as on_event:
         records = run_jobs(
+            jobs,
             plan.base,
             plan.shard_runs,
             out,
-            jobs,
             shard=plan.shard,
             on_event=on_event,
             protocol=protocol,

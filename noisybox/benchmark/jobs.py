@@ -10,8 +10,8 @@ a run for the grid.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..config import TrainConfig
 from ..errors import NoisyboxError
@@ -25,19 +25,12 @@ def threads_per_job(jobs: int) -> int:
 
 
 def run_jobs(
-    base: TrainConfig,
-    runs: list[RunSpec],
-    out: Path,
-    jobs: int,
-    *,
-    shard: tuple[int, int] | None = None,
-    on_event: Callable[[Event], None] | None = None,
-    protocol: str = "alpha-iou",
-    command_options: dict | None = None,
+    jobs: int, base: TrainConfig, runs: list[RunSpec], out: Path, **grid: Any
 ) -> list[dict]:
-    """:func:`~.runner.run_grid` in ``jobs`` processes (this one and ``jobs - 1`` started
-    here); the records all of them added. ``on_event`` follows this process's runs; the
-    others report each finished run as a line on stderr."""
+    """:func:`~.runner.run_grid` of ``base``, ``runs`` and ``out`` (``grid``: its other
+    keyword arguments) in ``jobs`` processes, this one and ``jobs - 1`` started here; the
+    records all of them added. ``on_event`` follows this process's runs; the others report
+    each finished run as a line on stderr."""
     import torch
 
     from .runner import run_grid
@@ -45,20 +38,21 @@ def run_jobs(
     if jobs < 1:
         raise NoisyboxError(f"jobs must be at least 1; got {jobs}", "jobs")
     if jobs == 1:
-        return run_grid(base, runs, out, shard, on_event, protocol, command_options)
+        return run_grid(base, runs, out, **grid)
     import multiprocessing
 
     threads = threads_per_job(jobs)
+    shared = {k: v for k, v in grid.items() if k in ("shard", "protocol")}
     context = multiprocessing.get_context("spawn")  # no forked torch state
     with context.Pool(jobs - 1) as pool:
         others = [
-            pool.apply_async(_job, (base, runs, out, shard, protocol, threads, job))
+            pool.apply_async(_job, (base, runs, out, shared, threads, job))
             for job in range(2, jobs + 1)
         ]
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            records = run_grid(base, runs, out, shard, on_event, protocol, command_options)
+            records = run_grid(base, runs, out, **grid)
         finally:
             torch.set_num_threads(previous)
         for other in others:
@@ -66,7 +60,7 @@ def run_jobs(
     return records
 
 
-def _job(base, runs, out, shard, protocol, threads: int, job: int) -> list[dict]:
+def _job(base, runs, out, grid: dict, threads: int, job: int) -> list[dict]:
     import sys
 
     import torch
@@ -85,4 +79,4 @@ def _job(base, runs, out, shard, protocol, threads: int, job: int) -> list[dict]
                 flush=True,
             )
 
-    return run_grid(base, runs, out, shard, report, protocol)
+    return run_grid(base, runs, out, on_event=report, **grid)
