@@ -4,4 +4,4 @@ Subpackages are imported on demand so that light commands (annotation noise, rep
 never pay for importing torch.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
