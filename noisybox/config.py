@@ -125,6 +125,10 @@ RUNTIME_FIELDS = ("out", "workers", "tensorboard", "log_every", "checkpoint_ever
 #: settings added after results stores were in use, with their default: at that default a
 #: setting is left out of a bench's settings fingerprint, so that older results still match
 LATER_FIELDS = {"alpha_warmup": 0, "on_invalid": "error", "penalty_form": "paper"}
+#: detectors whose definition changed after results were stored, by revision (RetinaNet 2:
+#: GroupNorm in its heads, noisybox 0.2.0); a bench's settings name the revision, so a store's
+#: runs of an older definition count as other settings, never mixed with the new
+MODEL_REVISIONS = {"retinanet": 2}
 #: settings that name files: ``config.json`` holds them relative to the run folder
 PATH_FIELDS = (
     "train_annotations",

@@ -499,3 +499,18 @@ def test_jobs_share_one_grid(tmp_path, shapes, capsys):
     lines = sum(len(p.read_text().splitlines()) for p in (out / "results").glob("*.jsonl"))
     assert lines == 4  # no run recorded twice
     assert threads_per_job(1) == (os.cpu_count() or 1) and threads_per_job(10**6) == 1
+
+
+def test_a_changed_detector_is_other_settings(tmp_path, shapes):
+    """RetinaNet changed (GroupNorm heads): its bench settings name revision 2, so runs of the
+    old one (no revision) never count as finished runs of the new; FCOS's settings, and so
+    the committed studies' fingerprints, are as before."""
+    from noisybox.benchmark.runner import fingerprint, settings_of
+
+    base = TrainConfig(**data_from_folder(shapes), out=str(tmp_path / "b"), model="retinanet")
+    settings = settings_of(base)
+    assert settings["model_revision"] == 2
+    old = {k: v for k, v in settings.items() if k != "model_revision"}
+    assert fingerprint(old) != fingerprint(settings)
+    fcos = settings_of(TrainConfig(**data_from_folder(shapes), out=str(tmp_path / "b")))
+    assert "model_revision" not in fcos

@@ -30,7 +30,14 @@ from pathlib import Path
 
 from .. import __version__
 from ..command_config import write_command_config
-from ..config import LATER_FIELDS, PATH_FIELDS, RUNTIME_FIELDS, TrainConfig, relative_paths
+from ..config import (
+    LATER_FIELDS,
+    MODEL_REVISIONS,
+    PATH_FIELDS,
+    RUNTIME_FIELDS,
+    TrainConfig,
+    relative_paths,
+)
 from ..derive import derive_annotations
 from ..errors import NoisyboxError
 from ..formats import read_annotations
@@ -61,6 +68,8 @@ def settings_of(base: TrainConfig, protocol: str = "alpha-iou") -> dict:
     }
     if protocol != "alpha-iou":
         settings["protocol"] = protocol
+    if config["model"] in MODEL_REVISIONS:
+        settings["model_revision"] = MODEL_REVISIONS[config["model"]]
     settings["checksums"] = {
         name: checksum(Path(config[name]))
         for name in ("train_annotations", "val_annotations", "train_split", "val_split")
