@@ -78,6 +78,7 @@ def bench(
     preset: str | None = None,
     data: str | os.PathLike[str] | None = None,
     protocol: str = "alpha-iou",
+    jobs: int = 1,
     **settings: object,
 ) -> pd.DataFrame:
     """Run (or continue) a robustness grid as ``noisybox bench`` does, and return one row per
@@ -89,9 +90,10 @@ def bench(
         preset: ``quick`` or ``paper`` (``None``: paper on a GPU, quick otherwise).
         data: a dataset folder as ``--data`` takes (``None``: the built-in shapes data).
         protocol: the noise protocol.
+        jobs: processes of this machine that share the grid (``--jobs``).
         **settings: ``TrainConfig`` fields (``max_steps=200``, ``device="cpu"``, ...).
     """
-    from .benchmark.runner import run_grid
+    from .benchmark.jobs import run_jobs
     from .benchmark.setup import plan_bench
     from .training.trainer import data_from_folder
 
@@ -107,7 +109,7 @@ def bench(
         settings=dict(settings),
         protocol=protocol,
     )
-    run_grid(plan.base, plan.shard_runs, folder, protocol=plan.protocol)
+    run_jobs(jobs, plan.base, plan.shard_runs, folder, protocol=plan.protocol)
     return load_results(folder)[0]
 
 
