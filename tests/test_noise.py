@@ -375,3 +375,45 @@ def test_una_is_stable_under_a_seed_and_combines_with_other_models(tmp_path):
     both, report = corrupt(annotations, NoiseConfig(eta=0.2, protocol="una", drop=0.1), seed=7)
     assert report.dropped > int(0.2 * len(annotations))  # UNA's drops and noisybox's own
     assert (~both.keep >= ~once.keep).all()
+
+
+def _splitmix64_reference(state: int) -> tuple[int, int]:
+    """Vigna's splitmix64.c ``next()`` in Python integers: (new state, output)."""
+    mask = 2**64 - 1
+    state = (state + 0x9E3779B97F4A7C15) & mask
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return state, z ^ (z >> 31)
+
+
+def test_keys_against_their_references():
+    """Reference: SplitMix64 (Vigna, splitmix64.c; seeded with 0 its first output is
+    0xE220A8397B1DCDAF), BLAKE2b's digest read little-endian, two's complement ids, and
+    keyed_uniform's own definition in Python integers: the draws a seed gives are fixed
+    forever, so a changed constant would silently change every noisy dataset."""
+    import hashlib
+
+    from noisybox.keys import _splitmix64, integer_keys, keyed_uniform, text_key
+
+    _, first = _splitmix64_reference(0)
+    assert first == 0xE220A8397B1DCDAF
+    inputs = np.array([0, 1, 2**63, 2**64 - 1, 0x0123456789ABCDEF], np.uint64)
+    expected = [_splitmix64_reference(int(v))[1] for v in inputs]
+    assert _splitmix64(inputs).tolist() == expected
+    digest = hashlib.blake2b(b"image 7", digest_size=8).digest()
+    assert text_key("image 7") == int.from_bytes(digest, "little")
+    assert integer_keys([-1, 5]).tolist() == [2**64 - 1, 5]
+    edges = [-(2**63), 2**63 - 1, 2**63, -(2**63) - 1]
+    assert integer_keys(edges).tolist() == [
+        2**63, 2**63 - 1, text_key(str(2**63)), text_key(str(-(2**63) - 1))
+    ]  # fmt: skip
+    keys = np.array([3, 2**40 + 9], np.uint64)
+    draws = keyed_uniform(11, "uniform", keys, 2)
+    base = text_key("noisybox/11/uniform")
+    for row, key in enumerate(keys.tolist()):
+        mixed = _splitmix64_reference(key ^ base)[1]
+        for column in range(2):
+            counter = (mixed + (column + 1) * 0x9E3779B97F4A7C15) % 2**64
+            bits = _splitmix64_reference(_splitmix64_reference(counter)[1])[1]
+            assert draws[row, column] == (bits >> 11) * 2.0**-53
