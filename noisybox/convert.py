@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import Annotations
+from .annotations import Annotations, select_rows
 from .errors import NoisyboxError
 from .formats import FORMATS
 from .formats._common import image_size_from_file
@@ -29,17 +29,20 @@ class Conversion:
 
     Attributes:
         rendered: the bytes of one file, or ``{relative path: bytes}`` of a folder.
-        is_folder: whether ``rendered`` is a folder.
         images, boxes, classes: what it holds.
         not_carried: one phrase per kind of information the target could not hold.
     """
 
     rendered: bytes | dict[str, bytes]
-    is_folder: bool
     images: int
     boxes: int
     classes: int
     not_carried: list[str]
+
+    @property
+    def is_folder(self) -> bool:
+        """Whether :attr:`rendered` is a folder."""
+        return isinstance(self.rendered, dict)
 
 
 def in_pixels(annotations: Annotations, images_dir: Path | None) -> Annotations:
@@ -98,14 +101,7 @@ def convert(annotations: Annotations, to: str, images_dir: Path | None = None) -
     not_carried = [", ".join(beyond)] if beyond else []
     crowd = int(source.crowd.sum())
     if to == "yolo" and crowd:
-        keep = ~source.crowd
-        source = replace(
-            source,
-            boxes=source.boxes[keep],
-            image=source.image[keep],
-            category=source.category[keep],
-            crowd=source.crowd[keep],
-        )
+        source = select_rows(source, ~source.crowd)
         not_carried.append(f"{crowd} crowd/difficult boxes (YOLO has no such mark; left out)")
     if to == "yolo":
         source, clipped = clip_to_images(source)
@@ -123,10 +119,8 @@ def convert(annotations: Annotations, to: str, images_dir: Path | None = None) -
         unused = len(set(ids) - set(source.category.tolist()))
         if unused:
             not_carried.append(f"{unused} classes without boxes (VOC lists classes by box)")
-    rendered = FORMATS[to].create(source)
     return Conversion(
-        rendered=rendered,
-        is_folder=isinstance(rendered, dict),
+        rendered=FORMATS[to].create(source),
         images=source.num_images,
         boxes=len(source.boxes),
         classes=len(source.categories),

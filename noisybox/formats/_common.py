@@ -94,8 +94,13 @@ def image_size_from_file(images_dir: Path, filename: str) -> tuple[float, float]
         return f"the image {filename!r} cannot be read ({error})"
 
 
-def number_text(value: float) -> str:
-    """A coordinate as written by the format creators: ``48`` for a whole number, else the
-    shortest text that reads back as the same float64 (lossless)."""
+def whole_or_float(value: float) -> int | float:
+    """A coordinate as the format creators write it: a whole number as an integer (``48``,
+    not ``48.0``), else the float itself (JSON and ``str`` write its shortest exact text)."""
     value = float(value)
-    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def number_text(value: float) -> str:
+    """:func:`whole_or_float` as text (XML): lossless."""
+    return str(whole_or_float(value))

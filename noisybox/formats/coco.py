@@ -13,7 +13,7 @@ import orjson
 from ..annotations import Annotations, Changes, Issue
 from ..errors import NoisyboxError
 from ..keys import integer_keys, text_key
-from ._common import as_number, box_issues
+from ._common import as_number, box_issues, whole_or_float
 from .base import Format, ReadOptions
 
 #: How far (pixels) a COCO box may stick out of its image before it is invalid; COCO's own
@@ -371,7 +371,12 @@ def create_coco(annotations: Annotations) -> bytes:
     pixels, ``area`` = w·h, ``iscrowd``); the categories with their ids and names."""
     sizes = annotations.image_size
     images = [
-        {"id": index + 1, "file_name": name, "width": _number(w), "height": _number(h)}
+        {
+            "id": index + 1,
+            "file_name": name,
+            "width": whole_or_float(w),
+            "height": whole_or_float(h),
+        }
         for index, (name, (w, h)) in enumerate(zip(annotations.image_name, sizes, strict=True))
     ]
     x1, y1, x2, y2 = annotations.boxes.T
@@ -380,8 +385,8 @@ def create_coco(annotations: Annotations) -> bytes:
             "id": row + 1,
             "image_id": int(image) + 1,
             "category_id": int(category),
-            "bbox": [_number(v) for v in (left, top, right - left, bottom - top)],
-            "area": _number((right - left) * (bottom - top)),
+            "bbox": [whole_or_float(v) for v in (left, top, right - left, bottom - top)],
+            "area": whole_or_float((right - left) * (bottom - top)),
             "iscrowd": int(crowd),
         }
         for row, (image, category, crowd, left, top, right, bottom) in enumerate(
@@ -428,12 +433,6 @@ def _id_problem(record_id: object, seen, what: str) -> str | None:
     if record_id in seen:
         return f"duplicate {what} id"
     return None
-
-
-def _number(value: float) -> int | float:
-    """A whole number as an integer (``48``, not ``48.0``), else the float."""
-    value = float(value)
-    return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
 def _looks_like_coco(path: Path) -> bool:
