@@ -145,8 +145,9 @@ def predict(
     from .progress import counting
 
     check_outputs([Output(output, folder=True)], [images, run], overwrite)
-    with counting("predict", len(list_images(images))) as advance:
-        files = predict_folder(run, images, score, device, draw, on_image=advance)
+    paths = list_images(images)
+    with counting("predict", len(paths)) as advance:
+        files = predict_folder(run, paths, score, device, draw, on_image=advance)
     with AtomicBatch() as batch:
         batch.folder(output, files)
         batch.commit()

@@ -25,17 +25,22 @@ from ..images import IMAGE_SUFFIXES, read_rgb
 from .data import build_transform
 from .models import build_detector
 from .run_folder import RunFolder
-from .trainer import build_box_loss, select_device
+from .trainer import build_box_loss, coco_detections, select_device
 
 
 @dataclass
 class RunModel:
-    """A run's detector in evaluation mode, its classes and input size."""
+    """A run's detector in evaluation mode, its classes and its validation transform."""
 
     model: torch.nn.Module
     categories: list[dict]  # COCO categories, by model label minus one
-    image_size: int
+    transform: Callable  # the run's validation transform (resize and pad to its input)
     device: torch.device
+
+    @property
+    def category_of(self) -> dict[int, int]:
+        """Model label (1..K) → category id."""
+        return {label: c["id"] for label, c in enumerate(self.categories, start=1)}
 
 
 def load_run_model(run: Path, device: str = "auto") -> RunModel:
@@ -56,7 +61,8 @@ def load_run_model(run: Path, device: str = "auto") -> RunModel:
     )
     state = torch.load(files.checkpoint, map_location="cpu", weights_only=True)
     model.load_state_dict(state.get("model", state))
-    return RunModel(model.to(chosen).eval(), categories, config.image_size, chosen)
+    transform = build_transform(config.image_size, augment=False)
+    return RunModel(model.to(chosen).eval(), categories, transform, chosen)
 
 
 def list_images(images: Path) -> list[Path]:
@@ -85,24 +91,11 @@ def list_images(images: Path) -> list[Path]:
 def predict_image(run_model: RunModel, pixels: np.ndarray, score: float) -> list[dict]:
     """Detections scoring at least ``score`` on one ``(H, W, 3)`` uint8 image: dicts with
     ``category_id``, ``bbox`` (COCO xywh, the image's pixels) and ``score``."""
-    transform = build_transform(run_model.image_size, augment=False)
-    out = transform(image=pixels, bboxes=np.zeros((0, 4), np.float32), labels=[])
+    out = run_model.transform(image=pixels, bboxes=np.zeros((0, 4), np.float32), labels=[])
     scale = max(out["image"].shape[:2]) / max(pixels.shape[:2])
     tensor = torch.from_numpy(np.ascontiguousarray(out["image"])).permute(2, 0, 1).float() / 255
     (output,) = run_model.model([tensor.to(run_model.device)])
-    detections = []
-    for (x1, y1, x2, y2), label, value in zip(
-        (output["boxes"].float().cpu().numpy() / scale).tolist(),
-        output["labels"].tolist(),
-        output["scores"].float().tolist(),
-        strict=True,
-    ):
-        if value < score or not 1 <= label <= len(run_model.categories):
-            continue  # label 0 is the background slot FCOS and RetinaNet still score
-        category = run_model.categories[label - 1]["id"]
-        detections.append({"category_id": category, "bbox": [x1, y1, x2 - x1, y2 - y1],
-                           "score": value})  # fmt: skip
-    return detections
+    return coco_detections(output, scale, run_model.category_of, score)
 
 
 def draw_detections(pixels: np.ndarray, detections: list[dict], names: dict) -> bytes:
@@ -127,7 +120,7 @@ def draw_detections(pixels: np.ndarray, detections: list[dict], names: dict) -> 
 
 def predict_folder(
     run: Path,
-    images: Path,
+    paths: list[Path],
     score: float = 0.25,
     device: str = "auto",
     draw: bool = True,
@@ -136,10 +129,10 @@ def predict_folder(
     """``{relative path: bytes}`` of a prediction folder: ``predictions.json`` (a COCO
     document: the images with their sizes, the run's categories, and a record per detection
     with its ``score``) and, with ``draw``, ``images/NAME.jpg`` with the detections drawn.
-    ``on_image(1)`` is called after each image (progress)."""
+    ``paths``: the images, as :func:`list_images` finds them. ``on_image(1)`` is called after
+    each image (progress)."""
     if not 0 <= score <= 1:
         raise NoisyboxError(f"score must be in [0, 1]; got {score}", "score")
-    paths = list_images(images)
     run_model = load_run_model(run, device)
     names = {c["id"]: c["name"] for c in run_model.categories}
     document: dict = {"images": [], "annotations": [], "categories": run_model.categories}

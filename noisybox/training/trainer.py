@@ -176,6 +176,24 @@ def train_step(
     return StepResult(losses, total, bool(skipped))
 
 
+def coco_detections(
+    output: dict, scale: float, category_of: dict[int, int], min_score: float = 0.0
+) -> list[dict]:
+    """One image's detections, a torchvision detector's ``output`` on the image resized by
+    ``scale``, as COCO results without ``image_id``: ``category_id`` from ``category_of``
+    (model label → category id; label 0, the background slot FCOS and RetinaNet still score,
+    is left out), ``bbox`` ``[x, y, w, h]`` in the original image's pixels, ``score`` (those
+    below ``min_score`` left out)."""
+    boxes = (output["boxes"].float().cpu().numpy() / scale).tolist()
+    return [
+        {"category_id": category_of[label], "bbox": [x1, y1, x2 - x1, y2 - y1], "score": score}
+        for (x1, y1, x2, y2), label, score in zip(
+            boxes, output["labels"].tolist(), output["scores"].float().tolist(), strict=True
+        )
+        if label in category_of and score >= min_score
+    ]
+
+
 def time_training_steps(config: TrainConfig, num_classes: int, steps: int = 3) -> float:
     """Seconds per training step of ``config``'s model on its device, measured on random
     images with one box each after one warm-up step (for cost estimates; no data is read)."""
@@ -599,20 +617,11 @@ class Trainer:
             with autocast(self.device, self.amp_dtype):
                 outputs = self.model([image.to(self.device) for image in images])
             for output, target in zip(outputs, targets, strict=True):
-                boxes = (output["boxes"].float().cpu().numpy() / target["scale"]).tolist()
-                for (x1, y1, x2, y2), label, score in zip(
-                    boxes, output["labels"].tolist(), output["scores"].float().tolist(), strict=True
-                ):
-                    if label not in self.category_of:
-                        continue  # label 0, the background slot FCOS and RetinaNet still score
-                    detections.append(
-                        {
-                            "image_id": image_ids[target["image"]],
-                            "category_id": self.category_of[label],
-                            "bbox": [x1, y1, x2 - x1, y2 - y1],
-                            "score": score,
-                        }
-                    )
+                image_id = image_ids[target["image"]]
+                detections += [
+                    {"image_id": image_id, **found}
+                    for found in coco_detections(output, target["scale"], self.category_of)
+                ]
         self.model.train()
         return detections
 
