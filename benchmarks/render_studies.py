@@ -11,7 +11,8 @@ hand. ``--check`` changes nothing and exits 1 if anything is out of date (a test
 Across the studies it draws ``benchmarks/studies/regime.png`` (and ``.svg``): each
 ``alpha-X``'s relative mAP improvement over ``X`` against the baseline's median IoU of its
 training positives, one point per (study, η, seed), and fills the README block
-``<!-- study:regime-map -->`` with the same points summarized per study and η.
+``<!-- study:regime-map -->`` with the same points summarized per study and η (the regime
+figure of ``noisybox report --plots``, coloured by study).
 
     python benchmarks/render_studies.py            # after a study has new results
     python benchmarks/render_studies.py --check
@@ -27,7 +28,13 @@ from pathlib import Path
 import pandas as pd
 
 from noisybox.report.page import markdown_report
-from noisybox.report.plots import regime_points, save_figures, training_curves, write_plots
+from noisybox.report.plots import (
+    regime_figure,
+    regime_points,
+    save_figures,
+    training_curves,
+    write_plots,
+)
 from noisybox.report.tables import load_results, robustness_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,31 +156,6 @@ def regime_summary(points: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def draw_regime_map(points: pd.DataFrame):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
-    studies = sorted(points["study"].unique())
-    colours = dict(zip(studies, plt.get_cmap("tab10").colors, strict=False))
-    markers = dict(zip(sorted(points["loss"].unique()), "osD^v<>pX*", strict=False))
-    for axis, metric in zip(axes, ("mAP", "mAP75:95"), strict=True):
-        for (study, loss), part in points.groupby(["study", "loss"], sort=True):
-            axis.scatter(part["positive_iou_p50"], part[metric], color=colours[study],
-                         marker=markers[loss], s=30, label=f"{study}: {loss}")  # fmt: skip
-        axis.axhline(0, color="black", linewidth=0.8)
-        axis.axvline(3**-0.5, color="grey", linestyle="--", linewidth=0.8)
-        axis.set(xlabel="baseline's median IoU of training positives",
-                 ylabel=f"{metric}: relative improvement of alpha-X over X (%)")  # fmt: skip
-        axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    figure.suptitle("Where α pays, across the committed studies: one point per (study, η, "
-                    "seed); dashed: IoU = 1/√3", fontsize=9)  # fmt: skip
-    return figure
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
@@ -186,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     points = regime_map(frames)
     summaries[REGIME_BLOCK] = regime_summary(points)
     if not args.check and len(points):
-        save_figures({"regime": draw_regime_map(points)}, STUDIES)
+        save_figures({"regime": regime_figure(points, by="study")}, STUDIES)
     readme = ROOT / "README.md"
     text = readme.read_text()
 

@@ -106,7 +106,7 @@ def _planned(frame: pd.DataFrame, curves: pd.DataFrame | None) -> dict:
         planned["alpha_sweep"] = lambda: _alpha_sweep(frame, swept)
     pairs = regime_points(frame)
     if not pairs.empty:
-        planned["regime"] = lambda: _regime(pairs)
+        planned["regime"] = lambda: regime_figure(pairs)
     if curves is not None and not curves.empty:
         planned["training"] = lambda: _training(curves)
     return planned
@@ -296,7 +296,10 @@ def regime_points(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _regime(points: pd.DataFrame):
+def regime_figure(points: pd.DataFrame, by: str = "eta"):
+    """The regime figure of :func:`regime_points` rows: relative improvement against each of
+    the baseline's :data:`REGIME_AXES`, a colour per value of column ``by`` (the noise rate
+    in a bench; the study when the rows of several studies are drawn together)."""
     import matplotlib.pyplot as plt
 
     axes_used = [name for name in REGIME_AXES if points[name].notna().any()]
@@ -307,19 +310,23 @@ def _regime(points: pd.DataFrame):
         squeeze=False,
         layout="constrained",
     )
-    etas = sorted(points["eta"].unique())
-    colours = plt.get_cmap("viridis")([i / max(1, len(etas) - 1) * 0.85 for i in range(len(etas))])
+    values = sorted(points[by].unique())
+    if by == "eta":
+        spread = [i / max(1, len(values) - 1) * 0.85 for i in range(len(values))]
+        colours = dict(zip(values, plt.get_cmap("viridis")(spread), strict=True))
+    else:
+        colours = dict(zip(values, plt.get_cmap("tab10").colors, strict=False))
     markers = dict(zip(dict.fromkeys(points["loss"]), "osD^v<>pX*", strict=False))
     for row, metric in zip(axes, ("mAP", "mAP75:95"), strict=True):
         for axis, x in zip(row, axes_used, strict=True):
-            for (loss, eta), part in points.groupby(["loss", "eta"], sort=False):
+            for (loss, value), part in points.groupby(["loss", by], sort=False):
                 axis.scatter(
                     part[x],
                     part[metric],
-                    color=colours[etas.index(eta)],
+                    color=colours[value],
                     marker=markers.get(loss, "o"),
                     s=28,
-                    label=f"{loss}, η = {eta:g}",
+                    label=f"{loss}, η = {value:g}" if by == "eta" else f"{value}: {loss}",
                 )
             axis.axhline(0, color="black", linewidth=0.8)
             if x == "positive_iou_p50":
@@ -329,7 +336,8 @@ def _regime(points: pd.DataFrame):
             axis.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     figure.suptitle(
-        "Where α pays: alpha-X vs X per (η, seed); dashed: IoU = 1/√3, below which α = 3 "
+        f"Where α pays: alpha-X vs X per ({'' if by == 'eta' else by + ', '}η, seed); dashed: "
+        "IoU = 1/√3, below which α = 3 "
         "has the smaller gradient",
         fontsize=9,
     )
