@@ -1,19 +1,25 @@
-"""End-to-end ``noisybox corrupt`` on a large COCO file, against the JSON floor.
+"""End-to-end ``noisybox corrupt`` on a large COCO file, against the JSON floor; and how
+time and peak memory grow with the file.
 
 Builds a COCO file of ``--boxes`` annotations (600,000 by default, ~6 per image, with
-segmentation polygons like real COCO files), then times, median of ``--repeats``:
+segmentation polygons like real COCO files), then times, median of ``--repeats``, each as a
+fresh process (start-up included) whose peak resident memory is read from the kernel:
 
 - the floor: stdlib ``json.load`` of the file and ``json.dump`` of the result, nothing else;
-- ``noisybox corrupt FILE --eta 0.2 -o OUT`` as a fresh process, start-up included;
+- ``noisybox corrupt FILE --eta 0.2 -o OUT``;
 - the same with ``--per-box`` (the per-box CSV table beside the output too).
 
+``--scaling N N ...`` instead runs ``corrupt --eta 0.2``, ``inspect`` and ``subsample
+--fraction 0.5`` once on a file of each size and prints seconds, peak memory and bytes a box.
+
     python benchmarks/bench_corrupt.py
+    python benchmarks/bench_corrupt.py --scaling 60000 600000 2400000
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import statistics
 import subprocess
 import sys
@@ -22,6 +28,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import orjson
+
+FLOOR = (
+    "import json, sys\n"
+    "with open(sys.argv[1]) as handle: document = json.load(handle)\n"
+    "with open(sys.argv[2], 'w') as handle: json.dump(document, handle)\n"
+)
 
 
 def make_coco(path: Path, boxes: int, seed: int = 0) -> None:
@@ -67,45 +80,99 @@ def make_coco(path: Path, boxes: int, seed: int = 0) -> None:
             for a in range(boxes)
         ],
     }
-    path.write_text(json.dumps(document))
+    path.write_bytes(orjson.dumps(document))
 
 
-def json_floor(source: Path, target: Path) -> None:
-    with source.open() as handle:
-        document = json.load(handle)
-    with target.open("w") as handle:
-        json.dump(document, handle)
+def measure(command: list[str]) -> tuple[float, float]:
+    """Run ``command``; its wall time (s) and peak resident memory (bytes)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(command)}")
+    return seconds, usage.ru_maxrss * 1024.0
+
+
+def noisybox(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "noisybox", *arguments]
+
+
+def compare(folder: Path, boxes: int, repeats: int) -> None:
+    """The floor, corrupt and corrupt --per-box, interleaved, median of ``repeats``."""
+    source = folder / "instances.json"
+    make_coco(source, boxes)
+    print(f"{boxes:,} boxes, {source.stat().st_size / 1e6:.1f} MB COCO JSON")
+    runs: dict[str, list[tuple[float, float]]] = {"floor": [], "": [], " --per-box": []}
+    for repeat in range(repeats):  # interleaved: the machine's drift hits all alike
+        floor = [sys.executable, "-c", FLOOR, str(source), str(folder / "floor.json")]
+        runs["floor"].append(measure(floor))
+        for label in ("", " --per-box"):
+            output = folder / f"noisy{repeat}{'-boxes' if label else ''}.json"
+            command = noisybox("corrupt", str(source), "--eta", "0.2", "-o", str(output))
+            runs[label].append(measure(command + label.split()))
+    floor_s = statistics.median(s for s, _ in runs["floor"])
+    print("| | seconds | ratio | peak memory |\n|---|---:|---:|---:|")
+    for label, results in runs.items():
+        seconds = statistics.median(s for s, _ in results)
+        peak = max(m for _, m in results)
+        name = (
+            "`json.load` + `json.dump` (the floor)"
+            if label == "floor"
+            else (f"`noisybox corrupt --eta 0.2{label}`")
+        )
+        print(f"| {name} | {seconds:.2f} | {seconds / floor_s:.2f}x | {peak / 2**20:,.0f} MiB |")
+
+
+def scaling(folder: Path, sizes: list[int]) -> None:
+    """corrupt, inspect and subsample once on a file of each size: seconds, peak memory."""
+    print("| boxes | file | command | seconds | peak memory | bytes a box |")
+    print("|---:|---:|---|---:|---:|---:|")
+    for boxes in sizes:
+        source = folder / f"instances-{boxes}.json"
+        make_coco(source, boxes)
+        commands = {
+            "corrupt --eta 0.2": noisybox(
+                "corrupt",
+                str(source),
+                "--eta",
+                "0.2",
+                "-o",
+                str(folder / "noisy.json"),
+                "--overwrite",
+            ),
+            "inspect": noisybox("inspect", str(source)),
+            "subsample --fraction 0.5": noisybox(
+                "subsample",
+                str(source),
+                "--fraction",
+                "0.5",
+                "-o",
+                str(folder / "half.json"),
+                "--overwrite",
+            ),
+        }
+        for name, command in commands.items():
+            seconds, peak = measure(command)
+            print(
+                f"| {boxes:,} | {source.stat().st_size / 1e6:,.0f} MB | `{name}` | {seconds:.1f} "
+                f"| {peak / 2**20:,.0f} MiB | {peak / boxes:,.0f} |",
+                flush=True,
+            )
+        source.unlink()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--boxes", type=int, default=600_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scaling", type=int, nargs="+", metavar="BOXES")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / "instances.json"
-        make_coco(source, args.boxes)
-        print(f"{args.boxes:,} boxes, {source.stat().st_size / 1e6:.1f} MB COCO JSON")
-        floor, ours, per_box = [], [], []
-        for repeat in range(args.repeats):  # interleaved: the machine's drift hits all alike
-            start = time.perf_counter()
-            json_floor(source, Path(folder) / "floor.json")
-            floor.append(time.perf_counter() - start)
-            for extra, times in (([], ours), (["--per-box"], per_box)):
-                output = Path(folder) / f"noisy{repeat}{'-boxes' if extra else ''}.json"
-                command = [sys.executable, "-m", "noisybox", "corrupt", str(source)]
-                command += ["--eta", "0.2", "-o", str(output), *extra]
-                start = time.perf_counter()
-                subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-                times.append(time.perf_counter() - start)
-        floor_s = statistics.median(floor)
-        print(f"json.load + json.dump (floor):     {floor_s:.2f} s")
-        for label, times in (("", ours), (" --per-box", per_box)):
-            median = statistics.median(times)
-            print(
-                f"noisybox corrupt --eta 0.2{label:10s} {median:.2f} s  "
-                f"({median / floor_s:.2f}x the floor)"
-            )
+        if args.scaling:
+            scaling(Path(folder), args.scaling)
+        else:
+            compare(Path(folder), args.boxes, args.repeats)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ here); timed from the JSON files to the metrics, median of ``--repeats``:
 - pycocotools: ``COCO(gt)``, ``loadRes(dt)``, ``evaluate``, ``accumulate``, ``summarize``;
 - noisybox: ``evaluate_detections`` with the default faster-coco-eval backend.
 
-    python benchmarks/bench_eval.py
+    python benchmarks/bench_eval.py                   # 300,000 detections
+    python benchmarks/bench_eval.py --per-image 20    # ~60,000 detections
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from noisybox.evaluate import evaluate_detections
 from noisybox.formats.coco import load_json
 
 
-def make_set(folder: Path, images: int, seed: int = 0) -> tuple[Path, Path]:
-    """COCO-like ground truth (~7 boxes per image, 80 classes) and ~100 detections per image."""
+def make_set(folder: Path, images: int, per_image: int = 100, seed: int = 0) -> tuple[Path, Path]:
+    """COCO-like ground truth (~7 boxes per image, 80 classes) and ``per_image`` detections
+    per image (at least 3 per box: jittered copies of it)."""
     rng = np.random.default_rng(seed)
     gt = {
         "images": [],
@@ -63,7 +65,7 @@ def make_set(folder: Path, images: int, seed: int = 0) -> tuple[Path, Path]:
                         "score": float(rng.random()),
                     }
                 )
-        while len(detections) < (image + 1) * 100:  # background false positives
+        while len(detections) < (image + 1) * per_image:  # background false positives
             w, h = rng.uniform(8, 200, 2)
             detections.append(
                 {
@@ -96,10 +98,11 @@ def run_noisybox(gt_path: Path, dt_path: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--per-image", type=int, default=100, help="detections an image")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        gt_path, dt_path = make_set(Path(folder), args.images)
+        gt_path, dt_path = make_set(Path(folder), args.images, args.per_image)
         times: dict[str, list[float]] = {"pycocotools": [], "noisybox": []}
         for _ in range(args.repeats):
             start = time.perf_counter()

@@ -7,7 +7,8 @@ batch size and optimizer, same number of steps after a warm-up, median of ``--re
   device (its shapes' boxes as targets), no data loading: the practical ceiling of a loop;
 - plain torchvision: torchvision's own FCOS head (GIoU), a DataLoader (with the same
   ``--workers``) that reads each image with PIL and converts it to a tensor, no augmentation,
-  float32;
+  float32; and the same loop augmented as a textbook does it, the albumentations pipeline
+  (noisybox's: resize, flip, scale jitter, colour jitter) called in the Dataset;
 - noisybox: ``Trainer`` with ``--loss giou`` (decoded boxes, albumentations augmentation,
   seeded per sample), ``--workers`` data processes, ``--amp`` when asked; and the same with
   ``--no-augment``, which does the plain loop's work.
@@ -34,12 +35,17 @@ from torchvision.models.detection import FCOS
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 
 from noisybox.shapes import ShapesConfig, make_shapes_dataset
+from noisybox.training.data import build_transform
 from noisybox.training.models import build_backbone
 from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder
 
+#: the plain loop doing the same data work as a noisybox loop (augmentation included)
+SAME_WORK = {"noisybox train": "plain torchvision loop, augmented"}
+
 
 class PlainDataset(torch.utils.data.Dataset):
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, transform=None):
+        self.transform = transform
         document = json.loads((folder / "annotations/train.json").read_text())
         self.folder, self.images = folder, document["images"]
         self.boxes = {image["id"]: [] for image in self.images}
@@ -55,9 +61,13 @@ class PlainDataset(torch.utils.data.Dataset):
     def __getitem__(self, index):
         image = self.images[index]
         pixels = np.asarray(Image.open(self.folder / "images" / image["file_name"]).convert("RGB"))
+        boxes, labels = self.boxes[image["id"]], self.labels[image["id"]]
+        if self.transform is not None:
+            out = self.transform(image=pixels, bboxes=np.reshape(boxes, (-1, 4)), labels=labels)
+            pixels, boxes, labels = out["image"], out["bboxes"], out["labels"]
         tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255
-        boxes = torch.tensor(self.boxes[image["id"]], dtype=torch.float32).reshape(-1, 4)
-        return tensor, {"boxes": boxes, "labels": torch.tensor(self.labels[image["id"]])}
+        boxes = torch.tensor(np.asarray(boxes), dtype=torch.float32).reshape(-1, 4)
+        return tensor, {"boxes": boxes, "labels": torch.tensor(np.asarray(labels))}
 
 
 def torchvision_fcos(args) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
@@ -105,11 +115,12 @@ def model_alone(folder: Path, args, steps: int) -> float:
     return steps * args.batch_size / (time.perf_counter() - started)
 
 
-def plain_loop(folder: Path, args, steps: int) -> float:
+def plain_loop(folder: Path, args, steps: int, augment: bool) -> float:
     """Images per second of a textbook torchvision training loop."""
     model, optimizer = torchvision_fcos(args)
+    transform = build_transform(args.img_size, augment=True) if augment else None
     loader = torch.utils.data.DataLoader(
-        PlainDataset(folder),
+        PlainDataset(folder, transform),
         batch_size=args.batch_size,
         shuffle=True,
         drop_last=True,
@@ -147,6 +158,7 @@ def noisybox_loop(folder: Path, args, steps: int, out: Path, augment: bool) -> f
         lr=1e-3,
         device=args.device,
         amp=args.amp,
+        augment=augment,
         workers=args.workers,
         out=str(out),
         log_every=args.warmup,
@@ -185,7 +197,10 @@ def main() -> None:
         )
         loops = {
             "model alone": lambda r: model_alone(folder, args, args.steps),
-            "plain torchvision loop": lambda r: plain_loop(folder, args, args.steps),
+            "plain torchvision loop": lambda r: plain_loop(folder, args, args.steps, False),
+            "plain torchvision loop, augmented": lambda r: plain_loop(
+                folder, args, args.steps, True
+            ),
             "noisybox train": lambda r: noisybox_loop(
                 folder, args, args.steps, Path(tmp) / f"a{r}", True
             ),
@@ -206,7 +221,10 @@ def main() -> None:
         f"torch {torch.__version__}"
     )
     for name, value in medians.items():
-        print(f"{name:30s} {value:8.1f} images/s  ({value / plain:.2f}x the plain loop)")
+        line = f"{name:34s} {value:8.1f} images/s  {value / plain:.2f}x the plain loop"
+        if name in SAME_WORK:
+            line += f", {value / medians[SAME_WORK[name]]:.2f}x {SAME_WORK[name]}"
+        print(line)
     if args.json:
         summary = {
             "settings": {

@@ -8,6 +8,11 @@ the study's summary (mean ± std over seeds of mAP and mAP75:95 per loss and η,
 the relative improvements marked as in the report), so no number in the README is typed by
 hand. ``--check`` changes nothing and exits 1 if anything is out of date (a test runs it).
 
+A study listed in ``ARMS`` is an arm of another kept in its own store (``shapes-warmup``:
+``shapes-regime``'s α-IoU with ``--alpha-warmup``); its README block shows both studies'
+runs in one table (``noisybox.report.tables.load_arms``, which refuses stores that differ in
+anything but that setting).
+
 Across the studies it draws ``benchmarks/studies/regime.png`` (and ``.svg``): each
 ``alpha-X``'s relative mAP improvement over ``X`` against the baseline's median IoU of its
 training positives, one point per (study, η, seed), and fills the README block
@@ -35,7 +40,7 @@ from noisybox.report.plots import (
     training_curves,
     write_plots,
 )
-from noisybox.report.tables import load_results, robustness_table
+from noisybox.report.tables import load_arms, load_results, robustness_table
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = ROOT / "benchmarks" / "studies"
@@ -44,9 +49,9 @@ BLOCK = re.compile(
 )
 
 
-def summary(frame: pd.DataFrame) -> str:
+def summary(frame: pd.DataFrame, baseline: str | None = None) -> str:
     """A compact markdown table: per η and loss, mAP and mAP75:95 as mean ± std (seeds)."""
-    table = robustness_table(frame)
+    table = robustness_table(frame, baseline)
     positives = frame.groupby(["fraction", "eta", "loss"])["positive_iou_p50"].mean()
     lines = [
         "| η | loss | seeds | mAP | mAP75:95 | positives' median IoU |",
@@ -91,6 +96,11 @@ def summary(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: studies that are an arm of another (settings that differ in one setting alone, kept in
+#: their own store): their README block compares them with that study, against its baseline
+ARMS = {"shapes-warmup": ("shapes-regime", "alpha_warmup", "iou")}
+
+
 def render_study(folder: Path, check: bool) -> tuple[str, bool, pd.DataFrame]:
     """The study's summary, whether its report.md is up to date (written unless ``check``),
     and its results."""
@@ -105,6 +115,10 @@ def render_study(folder: Path, check: bool) -> tuple[str, bool, pd.DataFrame]:
 
         write_text(folder / "report.md", report)
         write_plots(frame, folder / "plots", curves)
+    if folder.name in ARMS:
+        study, vary, baseline = ARMS[folder.name]
+        arms, _ = load_arms([folder.parent / study, folder], vary)
+        return summary(arms, baseline), current == report, frame
     return summary(frame), current == report, frame
 
 

@@ -15,9 +15,13 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
+
+#: what a writer makes: the bytes of a file, whole or in pieces (written as they come), or
+#: ``{relative path: bytes}`` of a folder
+Rendered = bytes | Iterable[bytes] | dict[str, bytes]
 
 
 def _host_tag() -> str:
@@ -139,15 +143,20 @@ class AtomicBatch:
         self._staged: list[tuple[Path, Path]] = []  # (temporary, target)
         self._removals: list[Path] = []
 
-    def file(self, target: Path, data: bytes) -> None:
-        """Stage ``data`` for the file ``target``."""
+    def file(self, target: Path, data: bytes | Iterable[bytes]) -> None:
+        """Stage ``data`` (bytes, or pieces of bytes written as they come) for the file
+        ``target``."""
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(target)
         fd, name = tempfile.mkstemp(prefix=_prefix(target), suffix=".tmp", dir=target.parent)
         self._staged.append((Path(name), target))
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                for piece in data:
+                    handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(name, 0o644)
@@ -164,12 +173,13 @@ class AtomicBatch:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
-    def put(self, target: Path, rendered: bytes | dict[str, bytes]) -> None:
-        """Stage the bytes of a file, or ``{relative path: bytes}`` of a folder."""
-        if isinstance(rendered, bytes):
-            self.file(target, rendered)
-        else:
+    def put(self, target: Path, rendered: Rendered) -> None:
+        """Stage the bytes of a file (whole or in pieces), or ``{relative path: bytes}`` of a
+        folder."""
+        if isinstance(rendered, dict):
             self.folder(target, rendered)
+        else:
+            self.file(target, rendered)
 
     def remove(self, target: Path) -> None:
         """Remove ``target`` (a stale file noisybox wrote) when committing."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from .annotations import Annotations, Changes
 from .atomic import AtomicBatch
-from .formats import annotation_output, check_output_path, render
+from .formats import annotation_output, check_output_path, render_stream
 from .manifest import build_manifest, manifest_bytes, manifest_path
 from .noise import CorruptionReport, NoiseConfig, corrupt
 from .outputs import Output, check_output_name, check_outputs, written_by_noisybox
@@ -76,8 +76,9 @@ def derive_annotations(
     The manifest records ``command``, ``argv`` (the command line, when one made it), the
     seed, fraction, noise rates and report, counts and ``details``; ``timestamp=False``
     leaves out the creation time, so the same derivation gives the same bytes. Everything is
-    rendered in memory first (any error leaves nothing written), staged beside its place,
-    then renamed into place together (:class:`~noisybox.atomic.AtomicBatch`): output,
+    staged beside its place (a large COCO output written a chunk of records at a time; any
+    error removes what was staged, leaving the targets as they were), then renamed into
+    place together (:class:`~noisybox.atomic.AtomicBatch`): output,
     manifest and, with ``per_box``, the per-box table (:mod:`noisybox.provenance`); a stale
     per-box table of a replaced output is removed. The caller checks the paths first
     (:func:`noisybox.outputs.check_outputs`).
@@ -113,7 +114,7 @@ def derive_annotations(
     derived = Derived(changes, report, keep_image, manifest)
     if not dry_run:
         check_output_path(annotations, output, overwrite)
-        rendered = render(annotations, changes)  # any error before a byte is written
+        rendered = render_stream(annotations, changes)
         boxes_path = box_table_path(output)
         with AtomicBatch() as batch:
             batch.put(output, rendered)

@@ -49,11 +49,12 @@ def _annotation_labels(annotations: Annotations) -> list[str]:
     """Each row's identity: the COCO annotation id, or ``IMAGE#K`` (the K-th box of that
     image's file, from 0) for VOC and YOLO."""
     if annotations.format == "coco":
-        records = annotations.source.document["annotations"]
-        return [
-            str(records[r].get("id")) if isinstance(records[r], dict) else f"annotations[{r}]"
-            for r in annotations.record.tolist()
+        labels = [
+            str(record.get("id")) if isinstance(record, dict) else f"annotations[{first + k}]"
+            for first, chunk in annotations.source.record_chunks()
+            for k, record in enumerate(chunk)
         ]
+        return [labels[r] for r in annotations.record.tolist()]
     order = np.argsort(annotations.image, kind="stable")
     starts = np.searchsorted(annotations.image[order], annotations.image[order], side="left")
     position = np.empty(len(order), np.int64)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import Annotations
+from .atomic import Rendered
 from .errors import NoisyboxError
 from .keys import keyed_uniform
 
@@ -105,15 +106,13 @@ def _cover_both_sides(chosen: np.ndarray, shared: dict[int, list[int]], order: l
                 improved = True
 
 
-def split_outputs(
-    annotations: Annotations, val_images: np.ndarray
-) -> dict[str, bytes | dict[str, bytes]]:
+def split_outputs(annotations: Annotations, val_images: np.ndarray) -> dict[str, Rendered]:
     """What a split writes, by name: for a VOC folder ``{"train.txt": …, "val.txt": …}``, the
     ids ``--data`` reads (annotation file names without ``.xml``, one a line, sorted); for COCO
     ``{"train.json": …, "val.json": …}`` and for YOLO ``{"train": {…}, "val": {…}}``, the
     dataset with only that side's images, everything else as it was."""
     from .annotations import Changes
-    from .formats import render
+    from .formats import render_stream
 
     sides = {"train": ~val_images, "val": val_images}
     if annotations.format == "voc":
@@ -128,5 +127,5 @@ def split_outputs(
     outputs = {}
     for side, mask in sides.items():
         changes = replace(Changes.none(annotations), keep_image=mask.copy())
-        outputs[side + suffix] = render(annotations, changes)
+        outputs[side + suffix] = render_stream(annotations, changes)
     return outputs

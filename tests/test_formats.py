@@ -174,6 +174,7 @@ def test_voc_image_set_lists(tmp_path):
 def test_coco_fast_and_record_by_record_parsers_agree():
     """Regular files take the vectorized path; it must read exactly what the careful one does."""
     from noisybox.formats.coco import _parse_annotations, _parse_regular_annotations
+    from noisybox.keys import integer_keys
 
     document = coco_document(images=5, boxes_per_image=4, seed=9)
     image_row = {image["id"]: i for i, image in enumerate(document["images"])}
@@ -182,9 +183,11 @@ def test_coco_fast_and_record_by_record_parsers_agree():
     issues = []
     careful = _parse_annotations("f.json", document["annotations"], image_row, categories, issues)
     assert fast is not None and not issues
-    for a, b in zip(fast, careful, strict=True):
+    ids, boxes, image, category, crowd = fast
+    expected = (boxes, image, category, integer_keys(ids), crowd, np.ones(len(ids), bool))
+    for a, b in zip(expected, careful, strict=True):
         np.testing.assert_array_equal(a, b)
-    document["annotations"][3]["id"] = 9000  # a duplicate: the fast path must step aside
+    document["annotations"][3]["image_id"] = True  # JSON true: the fast path must step aside
     assert _parse_regular_annotations(document["annotations"], image_row, categories) is None
 
 

@@ -417,3 +417,23 @@ def test_keys_against_their_references():
             counter = (mixed + (column + 1) * 0x9E3779B97F4A7C15) % 2**64
             bits = _splitmix64_reference(_splitmix64_reference(counter)[1])[1]
             assert draws[row, column] == (bits >> 11) * 2.0**-53
+
+
+@pytest.mark.parametrize("protocol", ["alpha-iou", "oa-mil", "una"])
+def test_noise_in_blocks_is_the_noise_in_one_pass(tmp_path, monkeypatch, protocol):
+    """Large datasets are moved NOISE_BLOCK boxes at a time; blocks of 5 must give the very
+    numbers (and report) of one pass, for every box model."""
+    import importlib
+
+    corrupt_module = importlib.import_module("noisybox.noise.corrupt")
+
+    annotations = read_annotations(write_coco(tmp_path / "a.json", coco_document(images=9)))
+    config = NoiseConfig(
+        eta=0.3, gaussian=0.05, shift=0.1, scale=0.1, box_fraction=0.7, protocol=protocol
+    )
+    whole, whole_report = corrupt_module.corrupt(annotations, config, seed=4)
+    monkeypatch.setattr(corrupt_module, "NOISE_BLOCK", 5)
+    blocked, blocked_report = corrupt_module.corrupt(annotations, config, seed=4)
+    np.testing.assert_array_equal(blocked.boxes, whole.boxes)
+    np.testing.assert_array_equal(blocked.keep, whole.keep)
+    assert blocked_report.to_dict() == whole_report.to_dict()

@@ -282,6 +282,34 @@ def test_report_never_averages_runs_of_different_settings(tmp_path, capsys):
     assert code == 0 and "50.00" in out and "30.00" not in out
 
 
+def test_arms_in_two_stores_compare_only_when_one_setting_differs(tmp_path):
+    """load_arms: a warm-up arm in its own store joins its study's table, named by the
+    setting; a store that differs in anything else is refused."""
+    from noisybox.benchmark.store import append_record
+    from noisybox.errors import NoisyboxError
+    from noisybox.report.tables import load_arms, robustness_table
+
+    study, arm, other = tmp_path / "study", tmp_path / "arm", tmp_path / "other"
+    for seed, (base, alpha, warm) in enumerate([(30.0, 25.0, 31.0), (32.0, 26.0, 33.0)]):
+        for folder, loss, value, extra in (
+            (study, "iou", base, {}),
+            (study, "alpha-iou", alpha, {}),
+            (arm, "alpha-iou", warm, {"alpha_warmup": 400}),
+            (other, "alpha-iou", warm, {"alpha_warmup": 400, "max_steps": 900}),
+        ):
+            record = _record(f"{folder.name}0000", f"{loss}{seed}", 800, value)
+            record["grid_settings"].update(extra)
+            append_record(folder / "results" / "r.jsonl", {**record, "seed": seed, "loss": loss})
+    frame, problems = load_arms([study, arm], vary="alpha_warmup")
+    assert not problems
+    assert sorted(frame["loss"].unique()) == ["alpha-iou", "alpha-iou, alpha_warmup 400", "iou"]
+    table = robustness_table(frame, baseline="iou")
+    warm = table.values.loc[(1.0, 0.0, "alpha-iou, alpha_warmup 400 vs iou"), "mAP"]
+    assert warm == pytest.approx(100 * (32 - 31) / 31)  # of the means over seeds
+    with pytest.raises(NoisyboxError, match="max_steps"):
+        load_arms([study, other], vary="alpha_warmup")
+
+
 @pytest.mark.slow
 def test_two_bench_processes_on_one_folder_never_repeat_or_destroy_a_run(tmp_path):
     from noisybox.benchmark.store import read_records

@@ -580,3 +580,27 @@ def test_the_dry_run_timer_builds_the_run_s_own_loss():
     loss = build_box_loss(config)
     assert loss.alpha == 3.0 and loss.alpha_penalty == 1.0 and loss.reduction == "sum"
     assert time_training_steps(config, num_classes=2, steps=1) > 0
+
+
+def test_the_multi_tensor_optimizer_gives_the_per_parameter_numbers():
+    """build_optimizer's foreach AdamW against torch's default CPU AdamW (a loop over the
+    parameters, what noisybox used before): three steps of the tiny FCOS, bit for bit."""
+    from noisybox.training.models import build_detector
+    from noisybox.training.trainer import build_box_loss, build_optimizer, train_step
+
+    config = TrainConfig("t.json", "v.json", "images", loss="giou", lr=4e-3, image_size=64)
+    images, targets = _toy_batch()
+    weights = []
+    for reference in (True, False):
+        torch.manual_seed(0)
+        model = build_detector("fcos", "tiny", 4, 64, build_box_loss(config)).train()
+        optimizer = (
+            torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+            if reference
+            else build_optimizer(model, config)
+        )
+        scaler = torch.amp.GradScaler(enabled=False)
+        for _ in range(3):
+            train_step(model, optimizer, scaler, images, targets, torch.device("cpu"), None)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1])

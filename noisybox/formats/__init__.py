@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..annotations import Annotations, Changes, apply_on_invalid
-from ..atomic import AtomicBatch
+from ..atomic import AtomicBatch, Rendered
 from ..errors import NoisyboxError
 from ..outputs import Output, check_outputs
 from . import coco, voc, yolo
@@ -73,14 +73,22 @@ def quantize(annotations: Annotations, boxes: np.ndarray) -> np.ndarray:
     return FORMATS[annotations.format].quantize(annotations, boxes)
 
 
-def render(annotations: Annotations, changes: Changes) -> bytes | dict[str, bytes]:
-    """The output in memory: the bytes of one file, or ``{relative path: bytes}`` of a folder.
+def render_stream(annotations: Annotations, changes: Changes) -> Rendered:
+    """The output: the bytes of one file (whole, or pieces made as they are written, so that
+    a large COCO file is never whole in memory), or ``{relative path: bytes}`` of a folder.
 
     Annotations read with ``on_invalid="skip"`` leave their invalid images out as well.
     """
     if annotations.skip_invalid:
         changes = replace(changes, keep_image=changes.keep_image & ~annotations.invalid_images())
     return FORMATS[annotations.format].write(annotations, changes)
+
+
+def render(annotations: Annotations, changes: Changes) -> bytes | dict[str, bytes]:
+    """:func:`render_stream` in memory: the bytes of one file, or ``{relative path: bytes}``
+    of a folder."""
+    rendered = render_stream(annotations, changes)
+    return rendered if isinstance(rendered, (bytes, dict)) else b"".join(rendered)
 
 
 def output_is_a_folder(annotations: Annotations) -> bool:
@@ -114,10 +122,10 @@ def write_annotations(
     """
     output = Path(output)
     check_output_path(annotations, output, overwrite)
-    write_rendered(render(annotations, changes), output)
+    write_rendered(render_stream(annotations, changes), output)
 
 
-def write_rendered(rendered: bytes | dict[str, bytes], output: Path) -> None:
+def write_rendered(rendered: Rendered, output: Path) -> None:
     """Write what :func:`render` made to ``output`` atomically (a file, or a folder built
     beside its place and renamed into it); paths are checked by the caller."""
     with AtomicBatch() as batch:

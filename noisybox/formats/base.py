@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..annotations import Annotations, Changes
+from ..atomic import Rendered
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class Format:
         detect: whether a path holds this format (by suffix, and by content where a suffix
             is ambiguous); formats are asked in the table's order.
         read: the annotations at a path (invalid records collected as issues).
-        write: the output in memory: the bytes of one file, or ``{relative path: bytes}``
-            of a folder.
+        write: the output: the bytes of one file (whole, or pieces made as they are
+            written), or ``{relative path: bytes}`` of a folder.
         quantize: boxes as they will read back after writing (the format's precision).
         is_folder: whether the output of these annotations is a folder.
         create: a new document of this format from the arrays alone (``noisybox convert``):
@@ -55,7 +56,7 @@ class Format:
     name: str
     detect: Callable[[Path], bool]
     read: Callable[[Path, ReadOptions], Annotations]
-    write: Callable[[Annotations, Changes], bytes | dict[str, bytes]]
+    write: Callable[[Annotations, Changes], Rendered]
     quantize: Callable[[Annotations, np.ndarray], np.ndarray]
     is_folder: Callable[[Annotations], bool]
     create: Callable[[Annotations], bytes | dict[str, bytes]]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +17,72 @@ from ..errors import NoisyboxError
 from ..keys import integer_keys, text_key
 from ._common import as_number, box_issues, whole_or_float
 from .base import Format, ReadOptions
+from .json_layout import ArrayItems, array_items, read_items, read_span
 
 #: How far (pixels) a COCO box may stick out of its image before it is invalid; COCO's own
 #: files have boxes a fraction of a pixel past the edge.
 TOLERANCE_PX = 1.0
 
 
+#: boxes, image rows, categories, keys, crowd marks, and which rows parsed
+Parsed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+#: annotation records parsed at a time from a file read lazily
+RECORDS_PER_CHUNK = 1 << 13
+
+
 @dataclass
 class CocoSource:
-    """The parsed document, and how it was written (to write it back the same way)."""
+    """A COCO document as read, and how it was written (to write it back the same way).
 
-    document: dict[str, Any]
+    The annotation records of a well-formed file stay in the file: ``head`` is the document
+    with ``"annotations": []`` and ``items`` where each record lies, so that reading and
+    writing hold arrays, not one Python dict per box; ``record_chunks`` parses them a chunk
+    at a time. A file that needs the record-by-record reading (to name its invalid records)
+    is held whole: ``head`` is the document, ``items`` None.
+    """
+
+    head: dict[str, Any]
     indented: bool
     standard_json: bool  # False when it needed Python's json (NaN, Infinity)
+    path: Path
+    items: ArrayItems | None = None
+    stat: tuple[int, int] = (0, 0)  # size and mtime (ns) of the file when read lazily
+
+    def record_chunks(self) -> Iterator[tuple[int, list]]:
+        """``(index of the first record, records)``, a chunk at a time, in order."""
+        if self.items is None:
+            yield 0, self.head["annotations"]
+            return
+        if _file_stat(self.path) != self.stat:
+            raise NoisyboxError(f"{self.path}: changed while noisybox was using it; run again")
+        try:
+            first = 0
+            for records in read_items(self.path, self.items, RECORDS_PER_CHUNK):
+                yield first, records
+                first += len(records)
+        except (OSError, ValueError) as error:
+            raise NoisyboxError(f"{self.path}: could not be read again: {error}") from None
+
+    def record(self, index: int) -> Any:
+        """The annotation record at ``index``."""
+        if self.items is None:
+            return self.head["annotations"][index]
+        start, end = self.items.spans[index].tolist()
+        with open(self.path, "rb") as handle:
+            return orjson.loads(read_span(handle.fileno(), start, end))
+
+    def document(self) -> dict[str, Any]:
+        """The whole document, its records parsed (for small files: a validation set)."""
+        if self.items is None:
+            return self.head
+        records = [record for _, chunk in self.record_chunks() for record in chunk]
+        return {**self.head, "annotations": records}
+
+
+def _file_stat(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 def load_json(path: Path) -> tuple[Any, bool, bool]:
@@ -62,11 +117,57 @@ def _id_key(value: object) -> object:
 
 
 def read_coco(path: Path) -> Annotations:
-    """Read a COCO detection file; problems with records are collected as issues."""
+    """Read a COCO detection file; problems with records are collected as issues.
+
+    A well-formed file is read lazily: its annotation records are parsed a chunk at a time
+    into the arrays and left in the file (:class:`CocoSource`), so memory grows by about a
+    hundred bytes a box, not a Python dict's kilobyte and more. A file with an irregular
+    record is parsed whole and record by record, which names every invalid record.
+    """
+    return _read_lazily(path) or _read_whole(path)
+
+
+def _read_lazily(path: Path) -> Annotations | None:
+    """:func:`read_coco` of a well-formed file, or None for :func:`_read_whole` to read."""
+    items = array_items(path, "annotations")
+    if items is None or not len(items.spans):
+        return None
+    stat = _file_stat(path)
+    with open(path, "rb") as handle:
+        fd = handle.fileno()
+        start = read_span(fd, 0, items.start)
+        head_bytes = start + b"[]" + read_span(fd, items.end, stat[0])
+    indented = b"\n " in start[:4096]
+    try:
+        head = orjson.loads(head_bytes)
+    except orjson.JSONDecodeError:
+        return None
+    del start, head_bytes
+    source = CocoSource(head, indented, True, path, items, stat)
+    known = _read_head(str(path), head, len(items.spans))
+    count = len(items.spans)  # the arrays filled in place, a chunk at a time
+    ids, image, category = (np.empty(count, np.int64) for _ in range(3))
+    boxes, crowd = np.empty((count, 4)), np.empty(count, bool)
+    try:
+        for first, records in source.record_chunks():
+            part = _parse_regular_annotations(records, known.image_row, known.categories)
+            if part is None:
+                return None
+            rows = slice(first, first + len(records))
+            ids[rows], boxes[rows], image[rows], category[rows], crowd[rows] = part
+    except NoisyboxError:  # not valid JSON after all: the whole-file parse says where
+        return None
+    if len(np.unique(ids)) != count:
+        return None
+    parsed = (boxes, image, category, integer_keys(ids), crowd, np.ones(len(ids), bool))
+    return _annotations(path, source, known, parsed)
+
+
+def _read_whole(path: Path) -> Annotations:
+    """:func:`read_coco` of the document parsed whole, record by record where needed."""
     data = path.read_bytes()
     document, indented, standard = parse_json(path, data)
-    # JSON true/false anywhere: the vectorized parse would read them as 1 and 0
-    literals = b"true" in data or b"false" in data
+    del data
     file = str(path)
     if not isinstance(document, dict):
         raise NoisyboxError(
@@ -76,12 +177,46 @@ def read_coco(path: Path) -> Annotations:
     for name in ("images", "annotations"):
         if not isinstance(document.get(name), list):
             raise NoisyboxError(f"{file}: '{name}' must be a list of records")
+    records = document["annotations"]
+    known = _read_head(file, document, len(records))
+    regular = _parse_regular_annotations(records, known.image_row, known.categories)
+    if regular is not None and len(np.unique(regular[0])) == len(records):
+        ids, boxes, image, category, crowd = regular
+        parsed = (boxes, image, category, integer_keys(ids), crowd, np.ones(len(ids), bool))
+    else:
+        parsed = _parse_annotations(file, records, known.image_row, known.categories, known.issues)
+    source = CocoSource(document, indented, standard, path)
+    return _annotations(path, source, known, parsed)
+
+
+@dataclass
+class _Head:
+    """What the images and categories of a COCO document say."""
+
+    categories: dict[int, str]
+    image_row: dict[object, int]
+    image_size: np.ndarray
+    image_name: list[str]
+    image_keys: np.ndarray
+    issues: list[Issue]
+
+
+def _read_head(file: str, document: dict, count: int) -> _Head:
+    """The categories and images of ``document`` (its ``count`` annotation records aside),
+    their problems as issues; a document without images or records is refused."""
+    if not isinstance(document, dict):
+        raise NoisyboxError(
+            f"{file}: a COCO file is a JSON object with 'images', 'annotations' and "
+            f"'categories'; found a JSON {type(document).__name__}"
+        )
+    if not isinstance(document.get("images"), list):
+        raise NoisyboxError(f"{file}: 'images' must be a list of records")
     if not isinstance(document.get("categories", []), list):
         raise NoisyboxError(f"{file}: 'categories' must be a list of records")
-    images, records = document["images"], document["annotations"]
-    if not images or not records:
+    images = document["images"]
+    if not images or not count:
         raise NoisyboxError(
-            f"{file}: the dataset is empty ({len(images)} images, {len(records)} annotations)"
+            f"{file}: the dataset is empty ({len(images)} images, {count} annotations)"
         )
     issues: list[Issue] = []
 
@@ -128,16 +263,19 @@ def read_coco(path: Path) -> Annotations:
     for index, iid in image_ids:
         if isinstance(iid, str):
             image_keys[index] = text_key(iid)
-    parsed = None if literals else _parse_regular_annotations(records, image_row, categories)
-    if parsed is None:
-        parsed = _parse_annotations(file, records, image_row, categories, issues)
+    return _Head(categories, image_row, image_size, image_name, image_keys, issues)
+
+
+def _annotations(path: Path, source: CocoSource, head: _Head, parsed: Parsed) -> Annotations:
+    """The :class:`Annotations` of a parsed COCO file, with its boxes' issues."""
     boxes, image, category, keys, crowd, ok = parsed
-    count = len(records)
+    file = str(path)
 
     def describe(row: int) -> tuple[str, str]:
-        return file, f"annotation id {records[row].get('id')}"
+        record = source.record(row)
+        return file, f"annotation id {record.get('id') if isinstance(record, dict) else None}"
 
-    issues += box_issues(boxes, image_size, describe, ok, image, TOLERANCE_PX)
+    issues = head.issues + box_issues(boxes, head.image_size, describe, ok, image, TOLERANCE_PX)
     return Annotations(
         format="coco",
         path=path,
@@ -147,41 +285,44 @@ def read_coco(path: Path) -> Annotations:
         category=category,
         key=keys,
         crowd=crowd,
-        valid=np.ones(count, bool),
-        record=np.arange(count),
-        image_size=image_size,
-        image_name=image_name,
-        image_key=image_keys,
-        categories=categories,
-        source=CocoSource(document, indented, standard),
+        valid=np.ones(len(boxes), bool),
+        record=np.arange(len(boxes)),
+        image_size=head.image_size,
+        image_name=head.image_name,
+        image_key=head.image_keys,
+        categories=head.categories,
+        source=source,
         issues=issues,
     )
 
 
-Parsed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
 def _parse_regular_annotations(
     records: list, image_row: dict[object, int], categories: dict[int, str]
-) -> Parsed | None:
-    """Vectorized parse of well-formed annotations (integer unique ids, known image and
-    category ids, numeric 4-value boxes); ``None`` at the first irregularity, for
-    :func:`_parse_annotations` to find and name it."""
+) -> tuple[np.ndarray, ...] | None:
+    """Vectorized parse of well-formed annotations (integer ids, known image and category
+    ids, numeric 4-value boxes, no JSON true/false among them): ``(ids, boxes, image,
+    category, crowd)``; ``None`` at the first irregularity, for :func:`_parse_annotations`
+    to find and name it. Whether the ids are unique is the caller's to check."""
     try:
-        ids = np.asarray([record["id"] for record in records])
-        image = [image_row.get(record["image_id"]) for record in records]
+        id_values = [record["id"] for record in records]
+        image_ids = [record["image_id"] for record in records]
         category = [record["category_id"] for record in records]
-        bboxes = np.asarray([record["bbox"] for record in records])
+        bbox_values = [record["bbox"] for record in records]
         crowd_values = [record.get("iscrowd", 0) for record in records]
+        types = {*map(type, id_values), *map(type, image_ids), *map(type, category)}
+        types.update(map(type, chain.from_iterable(bbox_values)))
+        ids = np.asarray(id_values)
+        bboxes = np.asarray(bbox_values)
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
-    count = len(records)
+    if bool in types:  # true/false: numpy would read them as 1 and 0
+        return None
     if not (set(map(type, crowd_values)) <= {int} and set(crowd_values) <= {0, 1}):
         return None  # iscrowd "0", 1.0 or 2: named by the record-by-record parse
-    crowd = np.asarray(crowd_values, dtype=bool)
+    image = [image_row.get(iid) for iid in image_ids]
+    count = len(records)
     if (
         ids.dtype.kind != "i"
-        or len(np.unique(ids)) != count
         or None in image
         or not set(category) <= categories.keys()
         or bboxes.shape != (count, 4)
@@ -189,14 +330,12 @@ def _parse_regular_annotations(
     ):
         return None
     x, y, w, h = bboxes.astype(np.float64).T
-    boxes = np.stack([x, y, x + w, y + h], axis=1)
     return (
-        boxes,
+        ids.astype(np.int64),
+        np.stack([x, y, x + w, y + h], axis=1),
         np.asarray(image, np.int64),
         np.asarray(category, np.int64),
-        integer_keys(ids),
-        crowd,
-        np.ones(count, bool),
+        np.asarray(crowd_values, dtype=bool),
     )
 
 
@@ -279,12 +418,14 @@ def _valid_categories(records: list) -> list:
     return kept
 
 
-def write_coco(annotations: Annotations, changes: Changes) -> bytes:
-    """The COCO file with ``changes`` applied; every other value as it was read.
+def write_coco(annotations: Annotations, changes: Changes) -> Iterator[bytes]:
+    """The COCO file with ``changes`` applied, in pieces; every other value as it was read.
 
     A changed box gets a new ``bbox``, and a new ``area`` where the old ``area`` was the old
     box's ``w * h`` (to 0.1%; a segmentation's area is left alone, as is ``segmentation``).
-    Spurious boxes are appended with new ids above the largest integer id.
+    Spurious boxes are appended with new ids above the largest integer id. The records are
+    written a chunk at a time, as orjson writes the whole document (Python's json for a
+    file that needed it: NaN, Infinity, integers beyond 64 bits).
     """
     source: CocoSource = annotations.source
     unchanged = (
@@ -295,74 +436,151 @@ def write_coco(annotations: Annotations, changes: Changes) -> bytes:
         and not changes.changed_rows(annotations).any()
     )
     if unchanged:  # nothing to change (η = 0): the file as it is, byte for byte
-        return annotations.path.read_bytes()
-    document = dict(source.document)
-    records = document["annotations"]
-    keep_image = changes.keep_image
-    row_of_record = np.full(len(records), -1, np.int64)
-    row_of_record[annotations.record] = np.arange(len(annotations))
-    keep_row = (changes.keep & keep_image[annotations.image]).tolist()
-    changed = changes.changed_rows(annotations).tolist()
-    x1, y1, x2, y2 = changes.boxes.T
-    new_bbox = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).tolist()
-    new_area = ((x2 - x1) * (y2 - y1)).tolist()
-    old = annotations.boxes
-    old_area = ((old[:, 2] - old[:, 0]) * (old[:, 3] - old[:, 1])).tolist()
-    new_category = changes.category.tolist()
-
-    output = []
-    for index, row in enumerate(row_of_record.tolist()):
-        if row < 0 or not keep_row[row]:
-            continue
-        record = records[index]
-        if changed[row]:
-            area = as_number(record.get("area"))
-            was_box_area = area is not None and abs(area - old_area[row]) <= 1e-3 * max(
-                old_area[row], 1e-9
-            )
-            record = {**record, "bbox": new_bbox[row], "category_id": new_category[row]}
-            if was_box_area:
-                record["area"] = new_area[row]
-        output.append(record)
-
-    if len(changes.added_boxes):
-        ids = [_id_key(r.get("id")) for r in records if isinstance(r, dict)]
-        next_id = max([i for i in ids if isinstance(i, int)], default=0) + 1
-        image_ids = [image.get("id") for image in document["images"]]
-        for offset, (img, cat, box) in enumerate(
-            zip(
-                changes.added_image.tolist(),
-                changes.added_category.tolist(),
-                changes.added_boxes.tolist(),
-                strict=True,
-            )
-        ):
-            if not keep_image[img]:
-                continue
-            x1, y1, x2, y2 = box
-            output.append(
-                {
-                    "id": next_id + offset,
-                    "image_id": image_ids[img],
-                    "category_id": cat,
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": (x2 - x1) * (y2 - y1),
-                    "iscrowd": 0,
-                }
-            )
-    document["annotations"] = output
+        return _file_blocks(annotations.path)
+    head = dict(source.head)
     if annotations.skip_invalid:  # category records without a usable id, or repeated
-        document["categories"] = _valid_categories(document.get("categories", []))
+        head["categories"] = _valid_categories(head.get("categories", []))
+    keep_image = changes.keep_image
     if not keep_image.all():
-        document["images"] = [
-            im for im, keep in zip(document["images"], keep_image, strict=True) if keep
-        ]
-    if source.standard_json:
+        head["images"] = [im for im, keep in zip(head["images"], keep_image, strict=True) if keep]
+    records = _output_records(annotations, changes)
+    if not source.standard_json:
+        head["annotations"] = [record for chunk in records for record in chunk]
+        return iter([json.dumps(head, indent=2 if source.indented else None).encode()])
+    return _orjson_pieces(head, records, source.indented)
+
+
+def _file_blocks(path: Path, block: int = 1 << 24) -> Iterator[bytes]:
+    """The bytes of ``path``, ``block`` at a time."""
+    with open(path, "rb") as handle:
+        while data := handle.read(block):
+            yield data
+
+
+def _output_records(annotations: Annotations, changes: Changes) -> Iterator[list[dict]]:
+    """The output's annotation records, a chunk at a time: the source's records kept, with
+    their changes, then the spurious boxes."""
+    source: CocoSource = annotations.source
+    count = len(source.items.spans) if source.items else len(source.head["annotations"])
+    row_of_record = np.full(count, -1, np.int64)
+    row_of_record[annotations.record] = np.arange(len(annotations))
+    keep_row = changes.keep & changes.keep_image[annotations.image]
+    changed = changes.changed_rows(annotations)
+    old = annotations.boxes
+    old_area = (old[:, 2] - old[:, 0]) * (old[:, 3] - old[:, 1])
+    largest_id = None
+    for first, records in source.record_chunks():
+        rows = row_of_record[first : first + len(records)]
+        kept = rows >= 0
+        kept[kept] = keep_row[rows[kept]]
+        output = [record for record, keep in zip(records, kept.tolist(), strict=True) if keep]
+        kept_rows = rows[kept]
+        positions = np.flatnonzero(changed[kept_rows])
+        if len(positions):
+            changed_rows = kept_rows[positions]
+            x1, y1, x2, y2 = changes.boxes[changed_rows].T
+            was = _areas([output[p] for p in positions.tolist()])
+            previous = old_area[changed_rows]
+            # the area is the box's (to 0.1%), not a segmentation's: it follows the box
+            follows = np.abs(was - previous) <= 1e-3 * np.maximum(previous, 1e-9)
+            for position, bbox, area, category, follow in zip(
+                positions.tolist(),
+                np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).tolist(),
+                ((x2 - x1) * (y2 - y1)).tolist(),
+                changes.category[changed_rows].tolist(),
+                follows.tolist(),
+                strict=True,
+            ):
+                record = {**output[position], "bbox": bbox, "category_id": category}
+                if follow:
+                    record["area"] = area
+                output[position] = record
+        if len(changes.added_boxes):
+            ids = [_id_key(r.get("id")) for r in records if isinstance(r, dict)]
+            ids = [i for i in ids if isinstance(i, int)]
+            if ids:
+                largest_id = max(ids) if largest_id is None else max(largest_id, *ids)
+        yield output
+    if len(changes.added_boxes):
+        yield _spurious_records(annotations, changes, (largest_id or 0) + 1)
+
+
+def _areas(records: list[dict]) -> np.ndarray:
+    """The records' ``area`` values as float64, NaN where one is not a number."""
+    values = [record.get("area") for record in records]
+    if {*map(type, values)} <= {int, float}:  # the usual case, at once
         try:
-            return orjson.dumps(document, option=orjson.OPT_INDENT_2 if source.indented else 0)
-        except TypeError:  # an integer beyond 64 bits: Python's json writes it
+            return np.asarray(values, np.float64)
+        except OverflowError:  # an integer beyond a float's range: not a number here
             pass
-    return json.dumps(document, indent=2 if source.indented else None).encode()
+    numbers = [as_number(value) for value in values]
+    return np.asarray([np.nan if n is None else n for n in numbers], np.float64)
+
+
+def _spurious_records(annotations: Annotations, changes: Changes, next_id: int) -> list[dict]:
+    """The records of the boxes ``changes`` adds, numbered from ``next_id``."""
+    image_ids = [image.get("id") for image in annotations.source.head["images"]]
+    output = []
+    for offset, (img, cat, box) in enumerate(
+        zip(
+            changes.added_image.tolist(),
+            changes.added_category.tolist(),
+            changes.added_boxes.tolist(),
+            strict=True,
+        )
+    ):
+        if not changes.keep_image[img]:
+            continue
+        x1, y1, x2, y2 = box
+        output.append(
+            {
+                "id": next_id + offset,
+                "image_id": image_ids[img],
+                "category_id": cat,
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": (x2 - x1) * (y2 - y1),
+                "iscrowd": 0,
+            }
+        )
+    return output
+
+
+#: stands for the annotation records while the rest of a document is written
+_RECORDS = "\u0000noisybox: the annotation records\u0000"
+
+
+def _dumps(value: Any, indented: bool) -> bytes:
+    """``value`` as orjson writes it (indented by 2, or compact); Python's json, in the same
+    layout, for an integer beyond 64 bits, which orjson does not write."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indented else 0)
+    except TypeError:
+        separators = (",", ": ") if indented else (",", ":")
+        return json.dumps(value, indent=2 if indented else None, separators=separators).encode()
+
+
+def _orjson_pieces(head: dict, chunks: Iterator[list[dict]], indented: bool) -> Iterator[bytes]:
+    """The bytes of ``orjson.dumps(head with its "annotations" = the chunks' records)``
+    (indented by 2 or compact), a chunk of records at a time."""
+    placeholder = orjson.dumps(_RECORDS)
+    text = _dumps({**head, "annotations": _RECORDS}, indented)
+    if text.count(placeholder) != 1:  # the file itself holds that text: write it whole
+        records = [record for chunk in chunks for record in chunk]
+        yield _dumps({**head, "annotations": records}, indented)
+        return
+    before, after = text.split(placeholder)
+    yield before
+    separator, opening = (b",\n", b"[\n") if indented else (b",", b"[")
+    written = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        text = _dumps(chunk, indented)  # "[…]" at the top: its items moved in one level
+        body = b"  " + text[2:-2].replace(b"\n", b"\n  ") if indented else text[1:-1]
+        yield (separator if written else opening) + body
+        written += len(chunk)
+    yield (b"\n  ]" if indented else b"]") if written else b"[]"
+    yield after
 
 
 def create_coco(annotations: Annotations) -> bytes:
@@ -418,10 +636,17 @@ HELD_KEYS = {
 
 def coco_beyond(annotations: Annotations) -> list[str]:
     """The keys of the COCO document and its records that the arrays do not hold."""
-    document = annotations.source.document
-    found = [f"{k}" for k in sorted(set(document) - HELD_KEYS["document"])]
+    source: CocoSource = annotations.source
+    found = [f"{k}" for k in sorted(set(source.head) - HELD_KEYS["document"])]
     for part in ("images", "annotations", "categories"):
-        keys = set().union(*(r.keys() for r in document.get(part, []) if isinstance(r, dict)))
+        if part == "annotations":
+            records = (r for _, chunk in source.record_chunks() for r in chunk)
+        else:
+            records = iter(source.head.get(part, []))
+        keys: set[str] = set()
+        for record in records:
+            if isinstance(record, dict):
+                keys.update(record)
         found += [f"{part}[].{k}" for k in sorted(keys - HELD_KEYS[part])]
     return found
 

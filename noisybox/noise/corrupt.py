@@ -162,6 +162,27 @@ def _confusion_matrix(
     return matrix
 
 
+#: boxes moved by the box models at a time: their temporaries (a few hundred bytes a box)
+#: stay bounded however large the dataset
+NOISE_BLOCK = 1 << 17
+
+
+def _scale(annotations: Annotations, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the boxes ``rows``: ``(N, 4)`` image sizes ``(W, H, W, H)`` that divide xyxy
+    boxes into normalized ones, and ``(N, 2)`` the smallest normalized width and height a
+    box keeps (one pixel, or :data:`MIN_NORMALIZED_SIZE` for normalized annotations)."""
+    size = annotations.image_size[annotations.image[rows]]
+    if annotations.units == "normalized":
+        return np.concatenate([size, size], axis=1), np.full((len(rows), 2), MIN_NORMALIZED_SIZE)
+    return np.concatenate([size, size], axis=1), 1.0 / size
+
+
+def _blocks(count: int) -> list[slice]:
+    """``range(count)`` in slices of :data:`NOISE_BLOCK` (one empty slice when ``count`` is
+    0)."""
+    return [slice(start, start + NOISE_BLOCK) for start in range(0, max(count, 1), NOISE_BLOCK)]
+
+
 def corrupt(
     annotations: Annotations, config: NoiseConfig, seed: int
 ) -> tuple[Changes, CorruptionReport]:
@@ -186,18 +207,12 @@ def corrupt(
         untouched_crowd=int((annotations.valid & annotations.crowd & ~eligible).sum()),
         untouched_invalid=int((~annotations.valid).sum()),
     )
-    size = annotations.image_size[annotations.image[rows]]
-    scale = np.concatenate([size, size], axis=1)
     clean = annotations.boxes[rows]
     class_ids = np.asarray(sorted(annotations.categories), dtype=np.int64)
-    min_size = (
-        np.full((len(rows), 2), MIN_NORMALIZED_SIZE)
-        if annotations.units == "normalized"
-        else 1.0 / size
-    )
     start, start_class = clean, annotations.category[rows]
     una = None
     if config.protocol == "una" and config.eta > 0:  # --eta is UNA's ratio r
+        scale, min_size = _scale(annotations, rows)
         una = una_noise(
             clean,
             start_class,
@@ -207,7 +222,7 @@ def corrupt(
             class_ids,
             config.eta,
             seed,
-            min_size * size,
+            min_size * scale[:, :2],
         )
         start, start_class = quantize(annotations, una.boxes), una.classes
         changes.boxes[rows] = start
@@ -225,18 +240,24 @@ def corrupt(
         # which boxes move: a pure function of (seed, box key), so a box's fate does not
         # depend on the others; every draw below is made for every box alike
         moved = keyed_uniform(seed, "box-fraction", keys, 1)[:, 0] < config.box_fraction
-        normalized = xyxy_to_cxcywh(start / scale)
-        for name, (model, columns) in BOX_MODELS.items():
-            if box_rates[name] > 0:
-                normalized = model(
-                    normalized, box_rates[name], keyed_uniform(seed, name, keys, columns)
-                )
-        fitted, clamped = PROTOCOLS[config.protocol](
-            normalized, start, scale, min_size, annotations.units
-        )
-        noisy = quantize(annotations, fitted)
-        noisy[~moved] = start[~moved]
-        changes.boxes[rows] = noisy
+        clamped: dict[str, np.ndarray] = {}
+        for block in _blocks(len(rows)):  # elementwise: blocks bound the temporaries
+            block_start = start[block]
+            scale, min_size = _scale(annotations, rows[block])
+            normalized = xyxy_to_cxcywh(block_start / scale)
+            for name, (model, columns) in BOX_MODELS.items():
+                if box_rates[name] > 0:
+                    uniforms = keyed_uniform(seed, name, keys[block], columns)
+                    normalized = model(normalized, box_rates[name], uniforms)
+            fitted, block_clamped = PROTOCOLS[config.protocol](
+                normalized, block_start, scale, min_size, annotations.units
+            )
+            noisy = quantize(annotations, fitted)
+            still = ~moved[block]
+            noisy[still] = block_start[still]
+            changes.boxes[rows[block]] = noisy
+            for name, mask in block_clamped.items():
+                clamped.setdefault(name, np.zeros(len(rows), bool))[block] = mask
         report.moved = int((moved | (una.relocated if una is not None else False)).sum())
         report.fitted = np.zeros(len(annotations), bool)
         report.fitted[rows] = np.any(list(clamped.values()), axis=0) & moved if len(rows) else []
@@ -245,12 +266,12 @@ def corrupt(
             int((np.any(list(clamped.values()), axis=0) & moved).sum()) if len(rows) else 0
         )
     if una is not None or any(box_rates.values()):
-        kept = changes.keep[rows]
-        report.mean_iou = (
-            float(elementwise_iou(changes.boxes[rows][kept], clean[kept]).mean())
-            if kept.any()
-            else None
-        )
+        kept_rows = np.flatnonzero(changes.keep[rows])
+        ious = np.empty(len(kept_rows))
+        for block in _blocks(len(kept_rows)):
+            chosen = kept_rows[block]
+            ious[block] = elementwise_iou(changes.boxes[rows[chosen]], clean[chosen])
+        report.mean_iou = float(ious.mean()) if len(kept_rows) else None
 
     if config.flip > 0:
         matrix = (
@@ -275,6 +296,7 @@ def corrupt(
         else [(una.added_image, una.added_category, quantize(annotations, una.added_boxes), None)]
     )
     if config.spurious > 0:
+        scale, _ = _scale(annotations, rows)
         parents, new_boxes, classes = spurious_boxes(
             xyxy_to_cxcywh(start / scale),
             class_ids,

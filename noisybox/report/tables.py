@@ -102,17 +102,49 @@ def load_results(results_dir: Path, settings: str | None = None) -> tuple[pd.Dat
             f"differ in {_differences(groups)}); never averaged together: pick one with "
             "--settings ID"
         )
-    rows = [
-        {
-            **{k: r[k] for k in ("fraction", "eta", "seed", "loss")},
-            "alpha": r.get("alpha"),
-            "run_s": r.get("run_s"),
-            "protocol": str((r.get("grid_settings") or {}).get("protocol", "alpha-iou")),
-            **{m: _metric(r["metrics"].get(m)) for m in METRICS},
-            **_diagnostics(r),
-        }
-        for r in records
-    ]
+    return pd.DataFrame([_row(r) for r in records]), problems
+
+
+def _row(record: dict, label: str | None = None) -> dict:
+    """A finished run's row of :func:`load_results` (its loss named ``label`` if given)."""
+    return {
+        **{k: record[k] for k in ("fraction", "eta", "seed")},
+        "loss": label or record["loss"],
+        "alpha": record.get("alpha"),
+        "run_s": record.get("run_s"),
+        "protocol": str((record.get("grid_settings") or {}).get("protocol", "alpha-iou")),
+        **{m: _metric(record["metrics"].get(m)) for m in METRICS},
+        **_diagnostics(record),
+    }
+
+
+def load_arms(results_dirs: list[Path], vary: str) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`load_results` across stores whose settings differ in ``vary`` alone (e.g.
+    ``alpha_warmup``): a run whose ``vary`` is set is named ``LOSS, VARY VALUE``, so that
+    arms of one study kept in several stores compare in one table.
+
+    Stores that differ in any other setting (steps, data, model) are refused, naming what
+    differs: their runs are never compared.
+    """
+    records, problems = [], []
+    for folder in results_dirs:
+        found, trouble = read_records(Path(folder))
+        if not found:
+            raise NoisyboxError(f"{folder}: no finished runs in results/")
+        records += found
+        problems += trouble
+    groups = settings_groups(records)
+    differing = _differences(groups)
+    named = [part.split(" ")[0] for part in differing.split("; ") if part]
+    if len(groups) > 1 and (differing == "settings not recorded" or set(named) - {vary}):
+        raise NoisyboxError(
+            f"{', '.join(map(str, results_dirs))}: the runs differ in {differing}, not only "
+            f"in {vary}; never compared"
+        )
+    rows = []
+    for record in records:
+        value = (record.get("grid_settings") or {}).get(vary)
+        rows.append(_row(record, None if value is None else f"{record['loss']}, {vary} {value}"))
     return pd.DataFrame(rows), problems
 
 

@@ -194,6 +194,16 @@ def coco_detections(
     ]
 
 
+def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW at ``config.lr`` and ``config.weight_decay``, updating all parameters in one
+    multi-tensor (foreach) pass: torch's default on the CPU is a loop over the parameters,
+    which gives the same numbers (tested) more slowly; on CUDA foreach is already the
+    default."""
+    return torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True
+    )
+
+
 def time_training_steps(config: TrainConfig, num_classes: int, steps: int = 3) -> float:
     """Seconds per training step of ``config``'s model on its device, measured on random
     images with one box each after one warm-up step (for cost estimates; no data is read)."""
@@ -202,7 +212,7 @@ def time_training_steps(config: TrainConfig, num_classes: int, steps: int = 3) -
     model = build_detector(
         config.model, config.backbone, num_classes, config.image_size, build_box_loss(config)
     ).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    optimizer = build_optimizer(model, config)
     dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
     size = config.image_size
@@ -314,9 +324,7 @@ class Trainer:
         self.total_steps = config.total_steps(len(self.train_set), self.world)
         if isinstance(box_loss, WiseIoULoss) and box_loss.focusing:
             box_loss.momentum = wise_iou_momentum(self.total_steps)  # as Wise-IoU's authors
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        self.optimizer = build_optimizer(self.model, config)
         self.amp_dtype = autocast_dtype(self.device, config.amp)
         self.scaler = torch.amp.GradScaler(enabled=self.amp_dtype == torch.float16)
         self.step = 0
@@ -525,7 +533,7 @@ class Trainer:
         run with the ids its detections use (a COCO file as it is, plus any class only the
         training set has)."""
         if self.val.format == "coco":
-            document = self.val.source.document
+            document = self.val.source.document()
             known = {category["id"] for category in document.get("categories", [])}
             extra = [c for c in self.classes.categories() if c["id"] not in known]
             document = {**document, "categories": [*document.get("categories", []), *extra]}
@@ -598,7 +606,7 @@ class Trainer:
     def _val_image_ids(self) -> list:
         """The ground-truth image id of each validation image row."""
         if self.val.format == "coco":
-            return [image["id"] for image in self.val.source.document["images"]]
+            return [image["id"] for image in self.val.source.head["images"]]
         return list(range(1, self.val.num_images + 1))
 
     @torch.no_grad()

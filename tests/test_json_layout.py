@@ -1,0 +1,172 @@
+"""The lazy COCO reading: the structural scan of a JSON file (noisybox.formats.json_layout)
+against a real JSON parser, and lazy reading/writing against the whole-file path."""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import pairwise
+
+import numpy as np
+import orjson
+import pytest
+
+from noisybox.annotations import Changes
+from noisybox.errors import NoisyboxError
+from noisybox.formats import coco, read_annotations, render
+from noisybox.formats.json_layout import array_items, read_items
+from noisybox.noise import NoiseConfig, corrupt
+
+from .datasets import coco_document, write_coco
+
+#: strings that a scan for structure must not be fooled by
+TRICKY = [
+    'a "quoted" {brace} [bracket], comma',
+    "ends with a backslash \\",
+    '\\"',
+    "\\\\",
+    "]}],{[",
+    "ünïcödé ✓ \u2028",
+    "",
+]
+
+
+def _tricky_document(seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    document = coco_document(images=6, boxes_per_image=4, seed=seed)
+    for k, record in enumerate(document["annotations"]):
+        text = TRICKY[k % len(TRICKY)]
+        record["note"] = text
+        record[text] = [text, {"nested": [[k, text]], text: None}]
+        record["segmentation"] = [rng.uniform(0, 100, 6).round(2).tolist()]
+    document["images"][0]["tricky"] = {"annotations": [1, 2, {"x": "]"}]}  # not top level
+    document["info"][TRICKY[1]] = TRICKY[0]
+    return document
+
+
+def _encodings(document: dict) -> dict[str, bytes]:
+    return {
+        "orjson": orjson.dumps(document),
+        "orjson-indented": orjson.dumps(document, option=orjson.OPT_INDENT_2),
+        "json-ascii": json.dumps(document).encode(),
+        "json-indented-4": json.dumps(document, indent=4, ensure_ascii=False).encode(),
+        "json-spaced": json.dumps(document, separators=(" , ", " : ")).encode(),
+    }
+
+
+@pytest.mark.parametrize("block", [1, 2, 7, 64, 1 << 22])
+def test_the_scan_finds_each_record_as_a_json_parser_does(tmp_path, block):
+    """Reference: json.loads of the whole file; each span must parse to its record. Blocks
+    of a few bytes put every quote, escape and bracket at a block's edge somewhere."""
+    for seed in (0, 1) if block > 2 else (0,):
+        document = _tricky_document(seed)
+        encodings = _encodings(document)
+        for name, data in encodings.items() if block > 2 else list(encodings.items())[::2]:
+            path = tmp_path / f"{name}.json"
+            path.write_bytes(data)
+            items = array_items(path, "annotations", block=block)
+            assert items is not None, name
+            expected = json.loads(data)["annotations"]
+            assert len(items.spans) == len(expected)
+            assert data[items.start : items.start + 1] == b"["
+            assert data[items.end - 1 : items.end] == b"]"
+            for (start, end), record in zip(items.spans.tolist(), expected, strict=True):
+                assert orjson.loads(data[start:end]) == record
+            chunks = list(read_items(path, items, rows=5))
+            assert [r for chunk in chunks for r in chunk] == expected
+            assert [len(c) for c in chunks][:-1] == [5] * (len(chunks) - 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"annotations": []}]',  # not an object at the top
+        '{"images": []}',  # no such key
+        '{"annotations": {"a": 1}}',  # not an array
+        '{"annotations": [[1, 2]]}',  # an array among the records
+        '{"annotations": [{"id": 1}], "annotations": [{"id": 2}]}',  # the key twice
+        '{"annotations": [{"id": 1}]',  # never closed
+        '"{\\"annotations\\": [{}]}"',  # a string
+    ],
+)
+def test_the_scan_declines_what_it_cannot_lay_out(tmp_path, text):
+    path = tmp_path / "f.json"
+    path.write_text(text)
+    assert array_items(path, "annotations") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"annotations": [{"id": 1}, 5, {"id": 2}]}',  # a number among the records
+        '{"annotations": [{"id": 1} {"id": 2}]}',  # no comma
+        '{"annotations": [{"id": 1},, {"id": 2}]}',  # two commas
+        '{"annotations": [{"id": 1}, {"id": 2},]}',  # a trailing comma
+        '{"annotations": [null, {"id": 1}]}',
+    ],
+)
+def test_reading_the_records_refuses_what_a_parser_refuses(tmp_path, text):
+    path = tmp_path / "f.json"
+    path.write_text(text)
+    items = array_items(path, "annotations")
+    assert items is not None
+    for rows in (1, 2, 10):
+        with pytest.raises(ValueError):
+            list(read_items(path, items, rows))
+
+
+def _changes(annotations):
+    changes, _ = corrupt(annotations, NoiseConfig(eta=0.2, drop=0.1, spurious=0.2), seed=3)
+    changes.keep_image[1] = False
+    return changes
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_lazy_and_whole_readings_agree_and_write_the_same_bytes(tmp_path, monkeypatch, indent):
+    """The whole-file path (parse everything, as noisybox did before) is the reference for
+    the lazy one, read and written in chunks of 3 records."""
+    monkeypatch.setattr(coco, "RECORDS_PER_CHUNK", 3)
+    path = write_coco(tmp_path / "a.json", _tricky_document(2), indent=indent)
+    lazy, whole = coco.read_coco(path), coco._read_whole(path)
+    assert lazy.source.items is not None and lazy.source.head["annotations"] == []
+    assert whole.source.items is None
+    for field in ("boxes", "image", "category", "key", "crowd", "record", "image_size"):
+        np.testing.assert_array_equal(getattr(lazy, field), getattr(whole, field))
+    assert lazy.image_name == whole.image_name and lazy.categories == whole.categories
+    assert lazy.source.document() == whole.source.document() == json.loads(path.read_bytes())
+    changes = _changes(whole)
+    written = render(lazy, changes)
+    assert written == render(whole, changes)
+    assert written == render(whole, _changes(lazy))  # the noise is the same too
+    document = json.loads(written)
+    assert len(document["images"]) == len(whole.source.head["images"]) - 1
+    assert written.startswith(b"{\n") == (indent is not None)
+    unchanged = render(lazy, Changes.none(lazy))
+    assert unchanged == path.read_bytes()
+
+
+@pytest.mark.parametrize("indented", [False, True])
+def test_the_record_pieces_are_what_orjson_writes_whole(indented):
+    """Reference: orjson.dumps of the whole document, for any chunking of the records."""
+    document = _tricky_document(4)
+    records = document["annotations"]
+    option = orjson.OPT_INDENT_2 if indented else 0
+    head = {**document, "annotations": []}
+    for cuts in ([], [0], [1, 1, 5], [len(records)], list(range(len(records)))):
+        bounds = [0, *cuts, len(records)]
+        chunks = [records[a:b] for a, b in pairwise(bounds)]
+        written = b"".join(coco._orjson_pieces(head, iter(chunks), indented))
+        assert written == orjson.dumps(document, option=option)
+    empty = b"".join(coco._orjson_pieces(head, iter([[]]), indented))
+    assert empty == orjson.dumps(head, option=option)
+
+
+def test_a_file_changed_after_reading_is_refused_when_written(tmp_path):
+    path = write_coco(tmp_path / "a.json", coco_document(images=5))
+    annotations = read_annotations(path)
+    changes, _ = corrupt(annotations, NoiseConfig(eta=0.2), seed=0)
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"iscrowd": 0', b'"iscrowd":  0', 1))
+    os.utime(path, ns=(1, 1))
+    with pytest.raises(NoisyboxError, match="changed while noisybox was using it"):
+        render(annotations, changes)
