@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -155,9 +156,9 @@ def test_the_record_pieces_are_what_orjson_writes_whole(indented):
     for cuts in ([], [0], [1, 1, 5], [len(records)], list(range(len(records)))):
         bounds = [0, *cuts, len(records)]
         chunks = [records[a:b] for a, b in pairwise(bounds)]
-        written = b"".join(coco._orjson_pieces(head, iter(chunks), indented))
+        written = b"".join(coco._orjson_pieces(head, iter(chunks), indented, Path("t.json")))
         assert written == orjson.dumps(document, option=option)
-    empty = b"".join(coco._orjson_pieces(head, iter([[]]), indented))
+    empty = b"".join(coco._orjson_pieces(head, iter([[]]), indented, Path("t.json")))
     assert empty == orjson.dumps(head, option=option)
 
 
@@ -170,3 +171,90 @@ def test_a_file_changed_after_reading_is_refused_when_written(tmp_path):
     os.utime(path, ns=(1, 1))
     with pytest.raises(NoisyboxError, match="changed while noisybox was using it"):
         render(annotations, changes)
+
+
+IM = (
+    '"images":[{"id":1,"file_name":"a","width":100,"height":100},'
+    '{"id":2,"file_name":"b","width":50,"height":60}]'
+)
+CA = '"categories":[{"id":1,"name":"c"}]'
+R1 = '{"id":1,"image_id":1,"category_id":1,"bbox":[1,2,3,4]}'
+R2 = '{"id":2,"image_id":2,"category_id":1,"bbox":[5,6,7,8],"area":56}'
+DEEP_R2 = R2[:-1] + ',"x":' + "[" * 300 + "]" * 300 + "}"
+ANN = '"annotations":'
+
+
+def _doc(*parts: str) -> str:
+    return "{" + ",".join(parts) + "}"
+
+
+#: files on which the lazy reading once disagreed with the whole-file one (a differential
+#: fuzz of the two found them)
+DISAGREED = {
+    "array closed by a brace": _doc(IM, ANN + "[" + R1 + "}", CA),
+    "form feed before a record": _doc(IM, ANN + "[\f" + R1 + "]", CA),
+    "vertical tab between records": _doc(IM, ANN + "[" + R1 + ",\v" + R2 + "]", CA),
+    "a later scalar annotations": _doc(IM, ANN + "[" + R1 + "]", CA, ANN + "5"),
+    "a key longer than the look-back": _doc(IM, CA, '"' + "X" * 5000 + '\\"' + ANN + f"[{R1}]"),
+    "a second array far from its key": _doc(IM, ANN + f"[{R1}]", CA, ANN + " " * 5000 + f"[{R2}]"),
+    "invalid JSON and no images": _doc('"images":[]', ANN + '[{"id":1,,}]', CA),
+    "a number among records, no images": _doc('"images":[]', ANN + f"[5,{R1}]", CA),
+    "indented after the records": _doc(ANN + f"[\n {R1},\n {R2}\n]", IM, CA),
+    "records nested deeper than orjson writes": _doc(IM, ANN + f"[{R1},{DEEP_R2}]", CA),
+    "a huge integer": _doc(IM, ANN + f"[{R1},{R2}]", CA, '"big":123456789012345678901234567890'),
+    "a non-object image": _doc(
+        '"images":[{"id":1,"file_name":"a","width":100,"height":100},7]', ANN + f"[{R1}]", CA
+    ),
+}
+
+
+def _outcome(read, path, on_invalid, changes_from=None):
+    from noisybox.formats import apply_on_invalid
+
+    try:
+        annotations = apply_on_invalid(read(path), on_invalid)
+    except NoisyboxError as error:
+        return ("error", str(error)), None
+    source = changes_from or annotations
+    changes, _ = corrupt(source, NoiseConfig(eta=0.2, spurious=1.0), seed=0)
+    arrays = tuple(
+        getattr(annotations, f).tolist() for f in ("boxes", "image", "category", "key", "crowd")
+    )
+    issues = [(i.file, i.record, i.message) for i in annotations.issues]
+    try:
+        written = render(annotations, changes)
+    except NoisyboxError as error:
+        written = ("error", str(error))
+    return (arrays, issues, written), annotations
+
+
+@pytest.mark.parametrize("name", list(DISAGREED))
+@pytest.mark.parametrize("on_invalid", ["keep", "skip"])
+def test_the_lazy_reading_agrees_with_the_whole_file_on_odd_files(
+    tmp_path, monkeypatch, name, on_invalid
+):
+    """Reference: the whole-file parse (coco._read_whole); the lazy one must read, refuse
+    and write exactly as it does, with chunks of one record."""
+    monkeypatch.setattr(coco, "RECORDS_PER_CHUNK", 1)
+    path = tmp_path / "odd.json"
+    path.write_text(DISAGREED[name])
+    whole, annotations = _outcome(coco._read_whole, path, on_invalid)
+    lazy, _ = _outcome(coco.read_coco, path, on_invalid, annotations)
+    assert lazy == whole
+    if name == "a huge integer":
+        assert b"123456789012345678901234567890" in whole[2]  # written back exactly
+
+
+def test_leading_whitespace_is_read_at_any_block_size(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text("  \n " + _doc(IM, ANN + f"[{R1},{R2}]", CA))
+    spans = [array_items(path, "annotations", block).spans.tolist() for block in (1, 2, 3, 64)]
+    assert spans[0] == spans[1] == spans[2] == spans[3] and len(spans[0]) == 2
+
+
+def test_a_long_number_declines_the_scan_at_any_block_size(tmp_path):
+    """19 digits in a row (a number orjson may read inexactly) send the file to the whole
+    parse, also when the digits straddle blocks of one byte."""
+    path = tmp_path / "a.json"
+    path.write_text(_doc(IM, ANN + f"[{R1}]", CA, '"x":0.1234567890123456789'))
+    assert all(array_items(path, "annotations", block) is None for block in (1, 2, 7, 1 << 22))

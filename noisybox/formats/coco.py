@@ -17,7 +17,7 @@ from ..errors import NoisyboxError
 from ..keys import integer_keys, text_key
 from ._common import as_number, box_issues, whole_or_float
 from .base import Format, ReadOptions
-from .json_layout import ArrayItems, array_items, read_items, read_span
+from .json_layout import LONG_NUMBER, ArrayItems, array_items, read_items, read_span
 
 #: How far (pixels) a COCO box may stick out of its image before it is invalid; COCO's own
 #: files have boxes a fraction of a pixel past the edge.
@@ -90,13 +90,21 @@ def load_json(path: Path) -> tuple[Any, bool, bool]:
     return parse_json(path, path.read_bytes())
 
 
+def _indented(start: bytes) -> bool:
+    """Whether a JSON file whose first bytes are ``start`` is indented (written back so)."""
+    return b"\n " in start[:4096]
+
+
 def parse_json(path: Path, data: bytes) -> tuple[Any, bool, bool]:
-    """:func:`load_json` of ``data``, the bytes of the file ``path``."""
-    indented = b"\n " in data[:4096]
-    try:
-        return orjson.loads(data), indented, True
-    except orjson.JSONDecodeError:
-        pass
+    """:func:`load_json` of ``data``, the bytes of the file ``path``. Python's json reads
+    a file orjson refuses (NaN, Infinity) or may read inexactly (integers beyond 64 bits:
+    a run of 19 digits or more)."""
+    indented = _indented(data)
+    if not LONG_NUMBER.search(data):
+        try:
+            return orjson.loads(data), indented, True
+        except orjson.JSONDecodeError:
+            pass
     try:  # Python's parser also accepts NaN and Infinity, which we then report per record
         return json.loads(data), indented, False
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -135,16 +143,20 @@ def _read_lazily(path: Path) -> Annotations | None:
     stat = _file_stat(path)
     with open(path, "rb") as handle:
         fd = handle.fileno()
-        start = read_span(fd, 0, items.start)
-        head_bytes = start + b"[]" + read_span(fd, items.end, stat[0])
-    indented = b"\n " in start[:4096]
+        indented = _indented(read_span(fd, 0, 4096))
+        head_bytes = read_span(fd, 0, items.start) + b"[]" + read_span(fd, items.end, stat[0])
     try:
         head = orjson.loads(head_bytes)
     except orjson.JSONDecodeError:
         return None
-    del start, head_bytes
+    del head_bytes
+    if not isinstance(head, dict) or head.get("annotations") != []:
+        return None  # another "annotations" (a number, null) after the array: it wins
     source = CocoSource(head, indented, True, path, items, stat)
-    known = _read_head(str(path), head, len(items.spans))
+    try:
+        known = _read_head(str(path), head, len(items.spans))
+    except NoisyboxError:  # the whole-file parse says what is wrong, as it always did
+        return None
     count = len(items.spans)  # the arrays filled in place, a chunk at a time
     ids, image, category = (np.empty(count, np.int64) for _ in range(3))
     boxes, crowd = np.empty((count, 4)), np.empty(count, bool)
@@ -446,8 +458,11 @@ def write_coco(annotations: Annotations, changes: Changes) -> Iterator[bytes]:
     records = _output_records(annotations, changes)
     if not source.standard_json:
         head["annotations"] = [record for chunk in records for record in chunk]
-        return iter([json.dumps(head, indent=2 if source.indented else None).encode()])
-    return _orjson_pieces(head, records, source.indented)
+        try:
+            return iter([json.dumps(head, indent=2 if source.indented else None).encode()])
+        except RecursionError:
+            raise NoisyboxError(f"{annotations.path}: nested too deeply to write") from None
+    return _orjson_pieces(head, records, source.indented, annotations.path)
 
 
 def _file_blocks(path: Path, block: int = 1 << 24) -> Iterator[bytes]:
@@ -519,7 +534,8 @@ def _areas(records: list[dict]) -> np.ndarray:
 
 def _spurious_records(annotations: Annotations, changes: Changes, next_id: int) -> list[dict]:
     """The records of the boxes ``changes`` adds, numbered from ``next_id``."""
-    image_ids = [image.get("id") for image in annotations.source.head["images"]]
+    images = annotations.source.head["images"]
+    image_ids = [image.get("id") if isinstance(image, dict) else None for image in images]
     output = []
     for offset, (img, cat, box) in enumerate(
         zip(
@@ -549,24 +565,29 @@ def _spurious_records(annotations: Annotations, changes: Changes, next_id: int) 
 _RECORDS = "\u0000noisybox: the annotation records\u0000"
 
 
-def _dumps(value: Any, indented: bool) -> bytes:
+def _dumps(value: Any, indented: bool, path: Path) -> bytes:
     """``value`` as orjson writes it (indented by 2, or compact); Python's json, in the same
-    layout, for an integer beyond 64 bits, which orjson does not write."""
+    layout, for what orjson does not write (an integer beyond 64 bits, 255 levels deep)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indented else 0)
     except TypeError:
         separators = (",", ": ") if indented else (",", ":")
-        return json.dumps(value, indent=2 if indented else None, separators=separators).encode()
+        try:
+            return json.dumps(value, indent=2 if indented else None, separators=separators).encode()
+        except RecursionError:
+            raise NoisyboxError(f"{path}: nested too deeply to write") from None
 
 
-def _orjson_pieces(head: dict, chunks: Iterator[list[dict]], indented: bool) -> Iterator[bytes]:
+def _orjson_pieces(
+    head: dict, chunks: Iterator[list[dict]], indented: bool, path: Path
+) -> Iterator[bytes]:
     """The bytes of ``orjson.dumps(head with its "annotations" = the chunks' records)``
     (indented by 2 or compact), a chunk of records at a time."""
     placeholder = orjson.dumps(_RECORDS)
-    text = _dumps({**head, "annotations": _RECORDS}, indented)
+    text = _dumps({**head, "annotations": _RECORDS}, indented, path)
     if text.count(placeholder) != 1:  # the file itself holds that text: write it whole
         records = [record for chunk in chunks for record in chunk]
-        yield _dumps({**head, "annotations": records}, indented)
+        yield _dumps({**head, "annotations": records}, indented, path)
         return
     before, after = text.split(placeholder)
     yield before
@@ -575,7 +596,7 @@ def _orjson_pieces(head: dict, chunks: Iterator[list[dict]], indented: bool) -> 
     for chunk in chunks:
         if not chunk:
             continue
-        text = _dumps(chunk, indented)  # "[…]" at the top: its items moved in one level
+        text = _dumps(chunk, indented, path)  # "[…]" at the top: its items moved in one level
         body = b"  " + text[2:-2].replace(b"\n", b"\n  ") if indented else text[1:-1]
         yield (separator if written else opening) + body
         written += len(chunk)

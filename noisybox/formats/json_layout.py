@@ -26,7 +26,16 @@ _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _DELTA = np.zeros(256, np.int8)  # +1 opens, -1 closes
 _DELTA[[ord("{"), ord("[")]] = 1
 _DELTA[[ord("}"), ord("]")]] = -1
-_KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*\Z', re.DOTALL)
+#: a key and its colon ending a text, the key opened after "{" or "," (so not inside a
+#: longer key cut by the look-back window)
+_KEY_BEFORE = re.compile(rb'[{,][ \t\n\r]*"((?:[^"\\]|\\.)*)"[ \t\n\r]*:[ \t\n\r]*\Z', re.DOTALL)
+#: the only whitespace JSON allows
+JSON_WHITESPACE = b" \t\n\r"
+#: deeper nesting is left to the whole-file parse: orjson writes at most 255 levels
+MAX_DEPTH = 250
+#: digits in a row from which orjson may read a number inexactly (beyond 64-bit integers)
+LONG_DIGITS = 19
+LONG_NUMBER = re.compile(rb"[0-9]{%d}" % LONG_DIGITS)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,7 @@ class _Scan:
     backslashes: int = 0  # length of the backslash run that ended the previous block
     depth: int = 0
     inside: bool = False  # within the wanted array
+    started: bool = False  # the document's first "{" seen
     found: bool = False
 
 
@@ -97,20 +107,27 @@ def _key_before(fd: int, offset: int) -> bytes | None:
 def array_items(path: Path, key: str, block: int = BLOCK) -> ArrayItems | None:
     """The spans of the objects in the array ``document[key]`` of the JSON file ``path``.
 
-    ``None`` when the file is not laid out that way: not a JSON object, no such key, the
-    key twice, its value not an array, or an array among its elements (a number, string or
-    null among them is found by :func:`read_items`). The scan reads ``block`` bytes at a
-    time; memory is two offsets per object.
+    ``None`` when the file is not laid out that way, or might not read back the same in
+    pieces: not a JSON object, no such key, the key with an array value twice or a key
+    too far from its value to be read, the value not an array, an array among its elements
+    (a number, string or null among them is found by :func:`read_items`), nesting deeper
+    than :data:`MAX_DEPTH`, or a number of 19 digits or more (which orjson may not read
+    exactly). The scan reads ``block`` bytes at a time; memory is two offsets per object.
     """
     wanted = key.encode()
     state = _Scan()
     starts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
     array_start = array_end = -1
+    tail = b""  # the previous block's last bytes, for digit runs across blocks
     with open(path, "rb") as handle:
         fd = handle.fileno()
         offset = 0
         while chunk := handle.read(block):
+            text = tail + chunk
+            if LONG_NUMBER.search(text):
+                return None
+            tail = text[-(LONG_DIGITS - 1) :]
             buf = np.frombuffer(chunk, np.uint8)
             quotes = _unescaped_quotes(buf, state.backslashes if state.in_string else 0)
             marks = np.flatnonzero(_DELTA[buf])
@@ -119,9 +136,12 @@ def array_items(path: Path, key: str, block: int = BLOCK) -> ArrayItems | None:
             step = _DELTA[buf[marks]].astype(np.int64)
             after = state.depth + np.cumsum(step)
             before = after - step
-            if offset == 0 and (not len(marks) or buf[marks[0]] != ord("{")):
-                return None  # not an object at the top (or starts after this block)
-            if offset == 0 and bytes(chunk[: marks[0]]).strip():
+            if not state.started:  # only whitespace before the document's "{"
+                head = chunk[: marks[0]] if len(marks) else chunk
+                if head.strip(JSON_WHITESPACE) or (len(marks) and buf[marks[0]] != ord("{")):
+                    return None
+                state.started = bool(len(marks))
+            if len(after) and after.max() > MAX_DEPTH:
                 return None
             # the wanted array's ranges of marks in this block, from top-level events
             edges = np.flatnonzero(((step == 1) & (before == 1)) | ((step == -1) & (after == 1)))
@@ -130,13 +150,18 @@ def array_items(path: Path, key: str, block: int = BLOCK) -> ArrayItems | None:
             for index in edges.tolist():
                 position = offset + int(marks[index])
                 if step[index] == 1:
-                    if _key_before(fd, position) != wanted:
+                    name = _key_before(fd, position)
+                    if name is None:
+                        return None  # a key out of reach: it might be the wanted one
+                    if name != wanted:
                         continue
                     if state.found or buf[marks[index]] != ord("["):
                         return None  # the key twice, or its value is not an array
                     state.found = state.inside = True
                     array_start, lo = position, index + 1
                 elif state.inside:
+                    if buf[marks[index]] != ord("]"):
+                        return None
                     state.inside = False
                     array_end = position + 1
                     ranges.append((lo, index))
@@ -144,11 +169,11 @@ def array_items(path: Path, key: str, block: int = BLOCK) -> ArrayItems | None:
                 ranges.append((lo, len(marks)))
             for lo, hi in ranges:
                 k, b, a, m = step[lo:hi], before[lo:hi], after[lo:hi], marks[lo:hi]
-                opening = (k == 1) & (b == 2)
-                if (buf[m[opening]] != ord("{")).any():
-                    return None  # an array inside the array
-                starts.append(offset + m[opening])
-                ends.append(offset + m[(k == -1) & (a == 2)] + 1)
+                opening, closing = m[(k == 1) & (b == 2)], m[(k == -1) & (a == 2)]
+                if (buf[opening] != ord("{")).any() or (buf[closing] != ord("}")).any():
+                    return None  # an array inside the array, or a mismatched bracket
+                starts.append(offset + opening)
+                ends.append(offset + closing + 1)
             state.depth = int(after[-1]) if len(after) else state.depth
             state.in_string = bool((state.in_string + len(quotes)) % 2)
             state.backslashes = _trailing_backslashes(buf, state.backslashes)
@@ -184,7 +209,7 @@ def read_items(path: Path, items: ArrayItems, rows: int) -> Iterator[list]:
         previous_end = items.start + 1
         for first in range(0, len(spans), rows):
             last = min(first + rows, len(spans)) - 1
-            gap = read_span(fd, previous_end, int(spans[first, 0])).strip()
+            gap = read_span(fd, previous_end, int(spans[first, 0])).strip(JSON_WHITESPACE)
             if gap != (b"," if first else b""):
                 raise ValueError(f"unexpected {gap[:20]!r} between records {first - 1} and {first}")
             data = read_span(fd, int(spans[first, 0]), int(spans[last, 1]))
@@ -193,5 +218,5 @@ def read_items(path: Path, items: ArrayItems, rows: int) -> Iterator[list]:
                 raise ValueError(f"records {first} to {last} do not parse as {last - first + 1}")
             yield parsed
             previous_end = int(spans[last, 1])
-        if read_span(fd, previous_end, items.end - 1).strip():
+        if read_span(fd, previous_end, items.end - 1).strip(JSON_WHITESPACE):
             raise ValueError("unexpected bytes before the array's end")
