@@ -80,7 +80,17 @@ def make_coco(path: Path, boxes: int, seed: int = 0) -> None:
             for a in range(boxes)
         ],
     }
-    path.write_bytes(orjson.dumps(document))
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def make_coco_in_child(path: Path, boxes: int) -> None:
+    """:func:`make_coco` in a child process: a parent that built the document would pass
+    its peak memory on to every process it starts (a forked child's peak starts at its
+    parent's), and the measurements below would read it."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from bench_corrupt import make_coco; "
+    code += "from pathlib import Path; make_coco(Path(sys.argv[2]), int(sys.argv[3]))"
+    folder = str(Path(__file__).resolve().parent)
+    subprocess.run([sys.executable, "-c", code, folder, str(path), str(boxes)], check=True)
 
 
 def measure(command: list[str]) -> tuple[float, float]:
@@ -101,7 +111,7 @@ def noisybox(*arguments: str) -> list[str]:
 def compare(folder: Path, boxes: int, repeats: int) -> None:
     """The floor, corrupt and corrupt --per-box, interleaved, median of ``repeats``."""
     source = folder / "instances.json"
-    make_coco(source, boxes)
+    make_coco_in_child(source, boxes)
     print(f"{boxes:,} boxes, {source.stat().st_size / 1e6:.1f} MB COCO JSON")
     runs: dict[str, list[tuple[float, float]]] = {"floor": [], "": [], " --per-box": []}
     for repeat in range(repeats):  # interleaved: the machine's drift hits all alike
@@ -130,7 +140,7 @@ def scaling(folder: Path, sizes: list[int]) -> None:
     print("|---:|---:|---|---:|---:|---:|")
     for boxes in sizes:
         source = folder / f"instances-{boxes}.json"
-        make_coco(source, boxes)
+        make_coco_in_child(source, boxes)
         commands = {
             "corrupt --eta 0.2": noisybox(
                 "corrupt",

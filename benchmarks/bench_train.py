@@ -67,7 +67,7 @@ class PlainDataset(torch.utils.data.Dataset):
             pixels, boxes, labels = out["image"], out["bboxes"], out["labels"]
         tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255
         boxes = torch.tensor(np.asarray(boxes), dtype=torch.float32).reshape(-1, 4)
-        return tensor, {"boxes": boxes, "labels": torch.tensor(np.asarray(labels))}
+        return tensor, {"boxes": boxes, "labels": torch.tensor(np.asarray(labels, np.int64))}
 
 
 def torchvision_fcos(args) -> tuple[torch.nn.Module, torch.optim.Optimizer]:

@@ -127,6 +127,7 @@ def test_lazy_and_whole_readings_agree_and_write_the_same_bytes(tmp_path, monkey
     """The whole-file path (parse everything, as noisybox did before) is the reference for
     the lazy one, read and written in chunks of 3 records."""
     monkeypatch.setattr(coco, "RECORDS_PER_CHUNK", 3)
+    monkeypatch.setattr(coco, "LAZY_FROM_BYTES", 0)
     path = write_coco(tmp_path / "a.json", _tricky_document(2), indent=indent)
     lazy, whole = coco.read_coco(path), coco._read_whole(path)
     assert lazy.source.items is not None and lazy.source.head["annotations"] == []
@@ -162,7 +163,15 @@ def test_the_record_pieces_are_what_orjson_writes_whole(indented):
     assert empty == orjson.dumps(head, option=option)
 
 
-def test_a_file_changed_after_reading_is_refused_when_written(tmp_path):
+def test_only_large_files_are_read_lazily(tmp_path, monkeypatch):
+    path = write_coco(tmp_path / "a.json", coco_document(images=5))
+    assert coco.read_coco(path).source.items is None  # small: parsed whole, faster
+    monkeypatch.setattr(coco, "LAZY_FROM_BYTES", path.stat().st_size)
+    assert coco.read_coco(path).source.items is not None
+
+
+def test_a_file_changed_after_reading_is_refused_when_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(coco, "LAZY_FROM_BYTES", 0)
     path = write_coco(tmp_path / "a.json", coco_document(images=5))
     annotations = read_annotations(path)
     changes, _ = corrupt(annotations, NoiseConfig(eta=0.2), seed=0)
@@ -236,6 +245,7 @@ def test_the_lazy_reading_agrees_with_the_whole_file_on_odd_files(
     """Reference: the whole-file parse (coco._read_whole); the lazy one must read, refuse
     and write exactly as it does, with chunks of one record."""
     monkeypatch.setattr(coco, "RECORDS_PER_CHUNK", 1)
+    monkeypatch.setattr(coco, "LAZY_FROM_BYTES", 0)
     path = tmp_path / "odd.json"
     path.write_text(DISAGREED[name])
     whole, annotations = _outcome(coco._read_whole, path, on_invalid)
