@@ -262,9 +262,17 @@ def test_leading_whitespace_is_read_at_any_block_size(tmp_path):
     assert spans[0] == spans[1] == spans[2] == spans[3] and len(spans[0]) == 2
 
 
-def test_a_long_number_declines_the_scan_at_any_block_size(tmp_path):
-    """19 digits in a row (a number orjson may read inexactly) send the file to the whole
-    parse, also when the digits straddle blocks of one byte."""
+def test_a_long_integer_declines_the_scan_at_any_block_size(tmp_path):
+    """An integer of 19 digits (one orjson may read inexactly) sends the file to the whole
+    parse, also when its digits straddle blocks of one byte; long fractions do not."""
     path = tmp_path / "a.json"
-    path.write_text(_doc(IM, ANN + f"[{R1}]", CA, '"x":0.1234567890123456789'))
-    assert all(array_items(path, "annotations", block) is None for block in (1, 2, 7, 1 << 22))
+    for text, declined in (
+        ('"x":12345678901234567890123', True),
+        ('"x":[-1234567890123456789]', True),
+        ('"x":0.0012345678901234567', False),
+        ('"x":1234567890123456789.5', False),
+        ('"x":"1234567890123456789"', True),  # in a string: declined too, harmlessly
+    ):
+        path.write_text(_doc(IM, ANN + f"[{R1}]", CA, text))
+        found = [array_items(path, "annotations", block) is None for block in (1, 2, 7, 1 << 22)]
+        assert found == [declined] * 4, text

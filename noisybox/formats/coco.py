@@ -17,7 +17,7 @@ from ..errors import NoisyboxError
 from ..keys import integer_keys, text_key
 from ._common import as_number, box_issues, whole_or_float
 from .base import Format, ReadOptions
-from .json_layout import LONG_NUMBER, ArrayItems, array_items, read_items, read_span
+from .json_layout import ArrayItems, array_items, find_long_integer, read_items, read_span
 
 #: How far (pixels) a COCO box may stick out of its image before it is invalid; COCO's own
 #: files have boxes a fraction of a pixel past the edge.
@@ -102,9 +102,9 @@ def _indented(start: bytes) -> bool:
 def parse_json(path: Path, data: bytes) -> tuple[Any, bool, bool]:
     """:func:`load_json` of ``data``, the bytes of the file ``path``. Python's json reads
     a file orjson refuses (NaN, Infinity) or may read inexactly (integers beyond 64 bits:
-    a run of 19 digits or more)."""
+    any integer of 19 digits or more)."""
     indented = _indented(data)
-    if not LONG_NUMBER.search(data):
+    if not find_long_integer(data):
         try:
             return orjson.loads(data), indented, True
         except orjson.JSONDecodeError:

@@ -33,9 +33,20 @@ _KEY_BEFORE = re.compile(rb'[{,][ \t\n\r]*"((?:[^"\\]|\\.)*)"[ \t\n\r]*:[ \t\n\r
 JSON_WHITESPACE = b" \t\n\r"
 #: deeper nesting is left to the whole-file parse: orjson writes at most 255 levels
 MAX_DEPTH = 250
-#: digits in a row from which orjson may read a number inexactly (beyond 64-bit integers)
-LONG_DIGITS = 19
-LONG_NUMBER = re.compile(rb"[0-9]{%d}" % LONG_DIGITS)
+#: an integer of 19 digits or more, which orjson may read inexactly (beyond 64 bits, it
+#: reads a float); a fraction's digits are no concern (orjson and Python read floats alike)
+LONG_NUMBER = re.compile(rb"(?<![0-9.])[0-9]{19,}(?![0-9.eE])")
+#: bytes of the previous block kept for :data:`LONG_NUMBER`'s search across blocks
+LONG_TAIL = 64
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+def find_long_integer(data: bytes) -> re.Match | None:
+    """:data:`LONG_NUMBER` in ``data``: a fast look for 19 digits in a row first (the
+    regular expression alone takes ten times as long on a file without any)."""
+    if b"0" * 19 not in data.translate(_DIGITS_AS_ZERO):
+        return None
+    return LONG_NUMBER.search(data)
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,7 @@ def array_items(path: Path, key: str, block: int = BLOCK) -> ArrayItems | None:
     pieces: not a JSON object, no such key, the key with an array value twice or a key
     too far from its value to be read, the value not an array, an array among its elements
     (a number, string or null among them is found by :func:`read_items`), nesting deeper
-    than :data:`MAX_DEPTH`, or a number of 19 digits or more (which orjson may not read
+    than :data:`MAX_DEPTH`, or an integer of 19 digits or more (which orjson may not read
     exactly). The scan reads ``block`` bytes at a time; memory is two offsets per object.
     """
     wanted = key.encode()
@@ -125,9 +136,11 @@ def array_items(path: Path, key: str, block: int = BLOCK) -> ArrayItems | None:
         offset = 0
         while chunk := handle.read(block):
             text = tail + chunk
-            if LONG_NUMBER.search(text):
+            long_number = find_long_integer(text)
+            if long_number and long_number.end() < len(text):
                 return None
-            tail = text[-(LONG_DIGITS - 1) :]
+            # a run of digits at the end may go on (or turn out a fraction) in the next block
+            tail = text[max(long_number.start() - 1, 0) :] if long_number else text[-LONG_TAIL:]
             buf = np.frombuffer(chunk, np.uint8)
             quotes = _unescaped_quotes(buf, state.backslashes if state.in_string else 0)
             marks = np.flatnonzero(_DELTA[buf])
