@@ -276,3 +276,13 @@ def test_a_long_integer_declines_the_scan_at_any_block_size(tmp_path):
         path.write_text(_doc(IM, ANN + f"[{R1}]", CA, text))
         found = [array_items(path, "annotations", block) is None for block in (1, 2, 7, 1 << 22)]
         assert found == [declined] * 4, text
+
+
+def test_an_empty_array_has_no_spans(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('{"images": [], "annotations": [ ], "categories": []}')
+    items = array_items(path, "annotations")
+    assert items.spans.shape == (0, 2) and items.spans.dtype == np.int64
+    text = path.read_bytes()
+    assert text[items.start : items.end] == b"[ ]"
+    assert list(read_items(path, items, rows=4)) == []

@@ -36,6 +36,7 @@ MODULES: dict[str, list[str]] = {
     "noisybox/keys.py": ["tests/test_noise.py"],
     "noisybox/noise/": ["tests/test_noise.py", "tests/test_compare.py"],
     "noisybox/confusion.py": ["tests/test_evaluate.py"],
+    "noisybox/formats/json_layout.py": ["tests/test_json_layout.py"],
     "noisybox/evaluate.py": ["tests/test_evaluate.py"],
     "noisybox/report/tables.py": ["tests/test_layers.py", "tests/test_bench.py", "-k",
                                   "report or improvement or spread or table or relative"],
