@@ -50,9 +50,8 @@ def _annotation_labels(annotations: Annotations) -> list[str]:
     image's file, from 0) for VOC and YOLO."""
     if annotations.format == "coco":
         labels = [
-            str(record.get("id")) if isinstance(record, dict) else f"annotations[{first + k}]"
-            for first, chunk in annotations.source.record_chunks()
-            for k, record in enumerate(chunk)
+            str(record.get("id")) if isinstance(record, dict) else f"annotations[{index}]"
+            for index, record in enumerate(annotations.source.records())
         ]
         return [labels[r] for r in annotations.record.tolist()]
     order = np.argsort(annotations.image, kind="stable")

@@ -68,6 +68,11 @@ class CocoSource:
         except (OSError, ValueError) as error:
             raise NoisyboxError(f"{self.path}: could not be read again: {error}") from None
 
+    def records(self) -> Iterator[Any]:
+        """The annotation records one by one, in order (parsed a chunk at a time)."""
+        for _, chunk in self.record_chunks():
+            yield from chunk
+
     def record(self, index: int) -> Any:
         """The annotation record at ``index``."""
         if self.items is None:
@@ -80,8 +85,7 @@ class CocoSource:
         """The whole document, its records parsed (for small files: a validation set)."""
         if self.items is None:
             return self.head
-        records = [record for _, chunk in self.record_chunks() for record in chunk]
-        return {**self.head, "annotations": records}
+        return {**self.head, "annotations": list(self.records())}
 
 
 def _file_stat(path: Path) -> tuple[int, int]:
@@ -161,11 +165,12 @@ def _read_lazily(path: Path) -> Annotations | None:
     if not isinstance(head, dict) or head.get("annotations") != []:
         return None  # another "annotations" (a number, null) after the array: it wins
     source = CocoSource(head, indented, True, path, items, stat)
+    count = len(items.spans)
     try:
-        known = _read_head(str(path), head, len(items.spans))
+        known = _read_head(str(path), head, count)
     except NoisyboxError:  # the whole-file parse says what is wrong, as it always did
         return None
-    count = len(items.spans)  # the arrays filled in place, a chunk at a time
+    # the arrays filled in place, a chunk at a time
     ids, image, category = (np.empty(count, np.int64) for _ in range(3))
     boxes, crowd = np.empty((count, 4)), np.empty(count, bool)
     try:
@@ -189,16 +194,8 @@ def _read_whole(path: Path) -> Annotations:
     document, indented, standard = parse_json(path, data)
     del data
     file = str(path)
-    if not isinstance(document, dict):
-        raise NoisyboxError(
-            f"{file}: a COCO file is a JSON object with 'images', 'annotations' and "
-            f"'categories'; found a JSON {type(document).__name__}"
-        )
-    for name in ("images", "annotations"):
-        if not isinstance(document.get(name), list):
-            raise NoisyboxError(f"{file}: '{name}' must be a list of records")
+    known = _read_head(file, document)
     records = document["annotations"]
-    known = _read_head(file, document, len(records))
     regular = _parse_regular_annotations(records, known.image_row, known.categories)
     if regular is not None and len(np.unique(regular[0])) == len(records):
         ids, boxes, image, category, crowd = regular
@@ -221,19 +218,23 @@ class _Head:
     issues: list[Issue]
 
 
-def _read_head(file: str, document: dict, count: int) -> _Head:
-    """The categories and images of ``document`` (its ``count`` annotation records aside),
-    their problems as issues; a document without images or records is refused."""
+def _read_head(file: str, document: object, count: int | None = None) -> _Head:
+    """The categories and images of ``document``, their problems as issues; a document
+    that is not an object with lists of images and annotations, or without images or
+    records, is refused. ``count``: how many annotation records it has, where they are not
+    in ``document["annotations"]`` (a file read lazily)."""
     if not isinstance(document, dict):
         raise NoisyboxError(
             f"{file}: a COCO file is a JSON object with 'images', 'annotations' and "
             f"'categories'; found a JSON {type(document).__name__}"
         )
-    if not isinstance(document.get("images"), list):
-        raise NoisyboxError(f"{file}: 'images' must be a list of records")
+    for name in ("images", "annotations"):
+        if not isinstance(document.get(name), list):
+            raise NoisyboxError(f"{file}: '{name}' must be a list of records")
     if not isinstance(document.get("categories", []), list):
         raise NoisyboxError(f"{file}: 'categories' must be a list of records")
     images = document["images"]
+    count = len(document["annotations"]) if count is None else count
     if not images or not count:
         raise NoisyboxError(
             f"{file}: the dataset is empty ({len(images)} images, {count} annotations)"
@@ -668,10 +669,7 @@ def coco_beyond(annotations: Annotations) -> list[str]:
     source: CocoSource = annotations.source
     found = [f"{k}" for k in sorted(set(source.head) - HELD_KEYS["document"])]
     for part in ("images", "annotations", "categories"):
-        if part == "annotations":
-            records = (r for _, chunk in source.record_chunks() for r in chunk)
-        else:
-            records = iter(source.head.get(part, []))
+        records = source.records() if part == "annotations" else source.head.get(part, [])
         keys: set[str] = set()
         for record in records:
             if isinstance(record, dict):

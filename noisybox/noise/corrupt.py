@@ -173,8 +173,10 @@ def _scale(annotations: Annotations, rows: np.ndarray) -> tuple[np.ndarray, np.n
     box keeps (one pixel, or :data:`MIN_NORMALIZED_SIZE` for normalized annotations)."""
     size = annotations.image_size[annotations.image[rows]]
     if annotations.units == "normalized":
-        return np.concatenate([size, size], axis=1), np.full((len(rows), 2), MIN_NORMALIZED_SIZE)
-    return np.concatenate([size, size], axis=1), 1.0 / size
+        min_size = np.full((len(rows), 2), MIN_NORMALIZED_SIZE)
+    else:
+        min_size = 1.0 / size
+    return np.concatenate([size, size], axis=1), min_size
 
 
 def _blocks(count: int) -> list[slice]:

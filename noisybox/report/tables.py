@@ -63,14 +63,23 @@ def settings_groups(records: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
+def _differing_keys(groups: dict[str, list[dict]]) -> list[str]:
+    """The settings (``grid_settings`` keys) whose values differ between groups, sorted."""
+    grids = [group[0].get("grid_settings") or {} for group in groups.values()]
+    keys = sorted({key for grid in grids for key in grid})
+    return [
+        key
+        for key in keys
+        if len({json.dumps(grid.get(key), sort_keys=True) for grid in grids}) > 1
+    ]
+
+
 def _differences(groups: dict[str, list[dict]]) -> str:
     """The settings that differ between groups, e.g. ``max_steps 800 / 1000``."""
     grids = [group[0].get("grid_settings") or {} for group in groups.values()]
-    keys = sorted({key for grid in grids for key in grid})
     differing = [
         f"{key} " + " / ".join(json.dumps(grid.get(key)) for grid in grids)
-        for key in keys
-        if len({json.dumps(grid.get(key), sort_keys=True) for grid in grids}) > 1
+        for key in _differing_keys(groups)
     ]
     return "; ".join(differing) or "settings not recorded"
 
@@ -134,12 +143,11 @@ def load_arms(results_dirs: list[Path], vary: str) -> tuple[pd.DataFrame, list[s
         records += found
         problems += trouble
     groups = settings_groups(records)
-    differing = _differences(groups)
-    named = [part.split(" ")[0] for part in differing.split("; ") if part]
-    if len(groups) > 1 and (differing == "settings not recorded" or set(named) - {vary}):
+    differing = _differing_keys(groups)
+    if len(groups) > 1 and (not differing or set(differing) - {vary}):
         raise NoisyboxError(
-            f"{', '.join(map(str, results_dirs))}: the runs differ in {differing}, not only "
-            f"in {vary}; never compared"
+            f"{', '.join(map(str, results_dirs))}: the runs differ in {_differences(groups)}, "
+            f"not only in {vary}; never compared"
         )
     rows = []
     for record in records:
