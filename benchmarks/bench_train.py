@@ -4,7 +4,10 @@ Same model (FCOS on the tiny CNN+FPN backbone), same data (the built-in shapes d
 batch size and optimizer, same number of steps after a warm-up, median of ``--repeats``:
 
 - model alone: torchvision's FCOS trained on one batch of random images already on the
-  device (its shapes' boxes as targets), no data loading: the practical ceiling of a loop;
+  device (its shapes' boxes as targets), float32, no data loading: the practical ceiling of
+  a loop; and noisybox's step on the same batch (its FCOS, which matches the whole batch at
+  once, with ``--amp``): the ceiling where torchvision's per-image code was the bottleneck.
+  On CUDA with ``--amp`` also torchvision's FCOS in bf16, to tell the gains apart;
 - plain torchvision: torchvision's own FCOS head (GIoU), a DataLoader (with the same
   ``--workers``) that reads each image with PIL and converts it to a tensor, no augmentation,
   float32; and the same loop augmented as a textbook does it, the albumentations pipeline
@@ -17,6 +20,8 @@ batch size and optimizer, same number of steps after a warm-up, median of ``--re
     python benchmarks/bench_train.py --device cuda --backbone resnet50 --img-size 640 --amp
     python benchmarks/bench_train.py --device cuda --backbone resnet18 --img-size 256 \
         --batch-size 32 --workers 8 --amp --json bench_train.json     # the paper preset's model
+
+``--profile FILE`` also writes torch.profiler's table of noisybox's step on random images.
 """
 
 from __future__ import annotations
@@ -34,10 +39,17 @@ from PIL import Image
 from torchvision.models.detection import FCOS
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 
+from noisybox.losses import build_loss
 from noisybox.shapes import ShapesConfig, make_shapes_dataset
 from noisybox.training.data import build_transform
-from noisybox.training.models import build_backbone
-from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder
+from noisybox.training.models import build_backbone, build_detector
+from noisybox.training.trainer import (
+    TrainConfig,
+    Trainer,
+    autocast_dtype,
+    data_from_folder,
+    train_step,
+)
 
 #: the plain loop doing the same data work as a noisybox loop (augmentation included)
 SAME_WORK = {"noisybox train": "plain torchvision loop, augmented"}
@@ -91,28 +103,96 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def model_alone(folder: Path, args, steps: int) -> float:
-    """Images per second of torchvision's FCOS on one batch of random images already on the
-    device, with the first images' real boxes as targets: no data loading at all."""
-    model, optimizer = torchvision_fcos(args)
+def random_batch(folder: Path, args) -> tuple[torch.Tensor, list[dict]]:
+    """One batch of random images already on the device (one ``(B, 3, H, W)`` tensor), with
+    the first images' real boxes as targets."""
     dataset = PlainDataset(folder)
     generator = torch.Generator().manual_seed(0)
-    size = (3, args.img_size, args.img_size)
-    images = [torch.rand(size, generator=generator).to(args.device) for _ in range(args.batch_size)]
+    size = (args.batch_size, 3, args.img_size, args.img_size)
+    images = torch.rand(size, generator=generator).to(args.device)
     targets = [
         {k: v.to(args.device) for k, v in dataset[i][1].items()} for i in range(args.batch_size)
     ]
+    return images, targets
+
+
+def torchvision_step(args, amp: bool):
+    """A training step of torchvision's FCOS (float32, or bf16 autocast with ``amp``)."""
+    model, optimizer = torchvision_fcos(args)
+
+    def step(images, targets):
+        with torch.autocast(args.device.split(":")[0], torch.bfloat16, enabled=amp):
+            loss = sum(model(list(images), targets).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def noisybox_step(args):
+    """A training step as ``noisybox train`` takes it (its FCOS with batched matching, GIoU,
+    ``train_step``: AMP with ``--amp``, clipping)."""
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    model = build_detector(
+        "fcos", args.backbone, 4, args.img_size, build_loss("giou", reduction="sum")
+    )
+    model = model.to(device)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4, foreach=True)
+    dtype = autocast_dtype(device, args.amp)
+    scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
+
+    def step(images, targets):
+        train_step(model, optimizer, scaler, images, targets, device, dtype)
+
+    return step
+
+
+def model_alone(folder: Path, args, steps: int, step) -> float:
+    """Images per second of ``step`` on one batch of random images already on the device:
+    no data loading at all."""
+    images, targets = random_batch(folder, args)
     started = None
     for done in range(steps + args.warmup):
         if done == args.warmup:
             synchronize(args.device)
             started = time.perf_counter()
-        loss = sum(model(images, targets).values())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        step(images, targets)
     synchronize(args.device)
     return steps * args.batch_size / (time.perf_counter() - started)
+
+
+def profile_step(folder: Path, args, step, path: Path) -> None:
+    """torch.profiler's table of ``args.warmup`` steps of ``step`` (after as many warm-up
+    steps), sorted by device time, and the share of the wall time the device was busy."""
+    from torch.profiler import ProfilerActivity, profile
+
+    images, targets = random_batch(folder, args)
+    for _ in range(args.warmup):
+        step(images, targets)
+    synchronize(args.device)
+    activities = [ProfilerActivity.CPU] + (
+        [ProfilerActivity.CUDA] if args.device.startswith("cuda") else []
+    )
+    started = time.perf_counter()
+    with profile(activities=activities) as profiler:
+        for _ in range(args.warmup):
+            step(images, targets)
+        synchronize(args.device)
+    wall = time.perf_counter() - started
+    events = profiler.key_averages()
+    kernels = [e for e in profiler.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    busy = sum(e.time_range.elapsed_us() for e in kernels) / 1e6
+    sort = "self_cuda_time_total" if args.device.startswith("cuda") else "self_cpu_time_total"
+    text = (
+        f"{args.warmup} steps in {wall:.3f} s (with the profiler's overhead); device kernels "
+        f"{busy:.3f} s ({busy / wall:.0%} of the wall time, {len(kernels)} kernels)\n"
+        + events.table(sort_by=sort, row_limit=25)
+    )
+    path.write_text(text)
+    print(text.splitlines()[0])
 
 
 def plain_loop(folder: Path, args, steps: int, augment: bool) -> float:
@@ -186,6 +266,9 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--profile", type=Path, help="write torch.profiler's table of noisybox's step here"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "shapes"
@@ -195,8 +278,20 @@ def main() -> None:
             ShapesConfig.for_size(400, size),
             seed=0,
         )
+        cuda = args.device.startswith("cuda")
         loops = {
-            "model alone": lambda r: model_alone(folder, args, args.steps),
+            "model alone": lambda r: model_alone(
+                folder, args, args.steps, torchvision_step(args, False)
+            ),
+            "model alone, noisybox's step": lambda r: model_alone(
+                folder, args, args.steps, noisybox_step(args)
+            ),
+        }
+        if cuda and args.amp:  # what bf16 alone gives
+            loops["model alone, bf16"] = lambda r: model_alone(
+                folder, args, args.steps, torchvision_step(args, True)
+            )
+        loops |= {
             "plain torchvision loop": lambda r: plain_loop(folder, args, args.steps, False),
             "plain torchvision loop, augmented": lambda r: plain_loop(
                 folder, args, args.steps, True
@@ -212,6 +307,8 @@ def main() -> None:
         for repeat in range(args.repeats):  # interleaved: every loop once per repeat
             for name, loop in loops.items():
                 figures[name].append(loop(repeat))
+        if args.profile:
+            profile_step(folder, args, noisybox_step(args), args.profile)
     medians = {name: statistics.median(values) for name, values in figures.items()}
     plain = medians["plain torchvision loop"]
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
@@ -230,6 +327,7 @@ def main() -> None:
             "settings": {
                 **vars(args),
                 "json": str(args.json),
+                "profile": str(args.profile) if args.profile else None,
                 "device_name": device,
                 "torch": torch.__version__,
                 "threads": torch.get_num_threads(),

@@ -122,3 +122,42 @@ def test_torchrun_on_nccl(tmp_path, shapes):
     assert done.returncode == 0, done.stderr[-2000:]
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["step"] == 4 and records[-1]["processes"] == torch.cuda.device_count()
+
+
+def test_batched_fcos_on_cuda_equals_torchvision_s_fcos():
+    """Reference: torchvision's FCOS (GIoU) with the same weights on the same CUDA batch
+    (float32): the same losses and head
+    gradients, up to cuDNN's rounding."""
+    from torchvision.models.detection import FCOS
+
+    from noisybox.losses import build_loss
+    from noisybox.training.models import build_detector
+
+    torch.manual_seed(0)
+    ours = build_detector("fcos", "tiny", 3, 128, build_loss("giou", reduction="sum"))
+    stock = FCOS(ours.backbone, 4, anchor_generator=ours.anchor_generator, min_size=128,
+                 max_size=128, score_thresh=0.05)  # fmt: skip
+    stock.head.load_state_dict(ours.head.state_dict())
+    device = torch.device("cuda")
+    ours, stock = ours.to(device), stock.to(device)
+    generator = torch.Generator().manual_seed(1)
+    images = torch.rand(6, 3, 128, 128, generator=generator).to(device)
+    corners = torch.rand(6, 2, 2, generator=generator) * 80
+    boxes = torch.cat([corners, corners + torch.rand(6, 2, 2, generator=generator) * 40 + 4], 2)
+    targets = [
+        {"boxes": b.to(device), "labels": torch.tensor([1, 3], device=device)} for b in boxes
+    ]
+    targets[2] = {"boxes": torch.zeros(0, 4, device=device),
+                  "labels": torch.zeros(0, dtype=torch.int64, device=device)}  # fmt: skip
+    results = []
+    for detector in (ours, stock):
+        detector.train()
+        detector.zero_grad()
+        losses = detector(images, targets)
+        sum(losses.values()).backward()
+        grads = [p.grad.float().contiguous() for p in detector.head.parameters()]
+        results.append(({k: v.detach() for k, v in losses.items()}, grads))
+    for key in results[1][0]:
+        torch.testing.assert_close(results[0][0][key], results[1][0][key], rtol=1e-3, atol=1e-5)
+    for mine, theirs in zip(results[0][1], results[1][1], strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-2, atol=1e-4)

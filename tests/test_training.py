@@ -447,7 +447,7 @@ def test_yolo_boxes_scale_to_the_pixels_of_non_square_images(tmp_path):
     config = toy_config(folder, tmp_path / "run", image_size=80, augment=False)
     trainer = Trainer(config, log=lambda _: None)
     image, target = trainer.train_set[0]
-    assert image.shape == (3, 80, 80)
+    assert image.shape == (3, 80, 80) and image.dtype == torch.uint8
     assert target["boxes"].tolist() == [[30.0, 15.0, 50.0, 45.0]]
     [record] = trainer.ground_truth()["annotations"]
     assert record["bbox"] == pytest.approx([30.0, 15.0, 20.0, 30.0], abs=1e-4)

@@ -92,7 +92,10 @@ def build_transform(image_size: int, augment: bool) -> A.Compose:
 
 
 class DetectionDataset(torch.utils.data.Dataset):
-    """``dataset[(position, epoch)]`` → ``(image tensor, target)`` for torchvision detectors.
+    """``dataset[(position, epoch)]`` → ``(image, target)`` for torchvision detectors.
+
+    The image is a ``(3, H, W)`` uint8 tensor (a quarter of float32's bytes to pass between
+    processes and to the device; :func:`batch_to_device` makes it floats in [0, 1] there).
 
     The target holds ``boxes`` (xyxy pixels of the transformed image), ``labels`` (1..K),
     ``image`` (the row in ``annotations``) and ``scale`` (transformed / original size).
@@ -142,7 +145,7 @@ class DetectionDataset(torch.utils.data.Dataset):
         else:
             self.transform.set_random_seed(text_key(f"{self.seed}/{epoch}/{index}") % 2**31)
             out = self.transform(image=pixels, bboxes=boxes.reshape(-1, 4), labels=labels)
-        image = torch.from_numpy(np.ascontiguousarray(out["image"])).permute(2, 0, 1).float() / 255
+        image = torch.from_numpy(np.ascontiguousarray(out["image"])).permute(2, 0, 1)
         target = {
             "boxes": torch.as_tensor(np.asarray(out["bboxes"], np.float32).reshape(-1, 4)),
             "labels": torch.as_tensor(np.asarray(out["labels"], np.int64)),
@@ -152,9 +155,34 @@ class DetectionDataset(torch.utils.data.Dataset):
         return image, target
 
 
-def collate(batch):
+def collate(batch) -> tuple[torch.Tensor | list[torch.Tensor], list[dict]]:
+    """A batch of ``(image, target)`` pairs as the images, stacked into one ``(B, 3, H, W)``
+    tensor when they share a size (as the pipeline makes them: one copy to the device), a
+    list otherwise, and the list of targets."""
     images, targets = zip(*batch, strict=True)
+    if len({image.shape for image in images}) == 1:
+        return torch.stack(images), list(targets)
     return list(images), list(targets)
+
+
+def batch_to_device(
+    images: torch.Tensor | list[torch.Tensor], targets: list[dict], device: torch.device
+) -> tuple[torch.Tensor | list[torch.Tensor], list[dict]]:
+    """A collated batch's images, as floats in [0, 1] (``uint8 / 255``), and the targets'
+    ``boxes`` and ``labels`` on ``device``, copied asynchronously (from pinned memory the
+    host does not wait)."""
+    if isinstance(images, torch.Tensor):
+        images = images.to(device, non_blocking=True).float() / 255
+    else:
+        images = [image.to(device, non_blocking=True).float() / 255 for image in images]
+    targets = [
+        {
+            "boxes": target["boxes"].to(device, non_blocking=True),
+            "labels": target["labels"].to(device, non_blocking=True),
+        }
+        for target in targets
+    ]
+    return images, targets
 
 
 class EpochBatchSampler(torch.utils.data.Sampler):

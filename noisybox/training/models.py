@@ -27,6 +27,7 @@ from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastL
 
 from ..errors import NoisyboxError
 from ..losses import CoordinateLoss
+from .batching import PaddedTargets, SquareBatchTransform, check_boxes, fcos_matches, pad_targets
 from .diagnostics import PositiveIoU
 
 MODELS = ("fcos", "retinanet", "faster-rcnn")
@@ -99,57 +100,89 @@ class FCOSHeadWithLoss(FCOSHead):
         super().__init__(in_channels, num_anchors, num_classes)
         self.box_loss, self.positive_iou = box_loss, positive_iou
 
-    def compute_loss(self, targets, head_outputs, anchors, matched_idxs) -> dict[str, Tensor]:
-        # Adapted from torchvision 0.29's FCOSHead.compute_loss: only the box loss changes.
+    def compute_loss(
+        self,
+        targets: PaddedTargets,
+        head_outputs: dict[str, Tensor],
+        anchors: Tensor,
+        matched: Tensor,
+    ) -> dict[str, Tensor]:
+        """FCOS's three losses, each summed and divided by the number of foreground
+        locations: sigmoid focal loss on the classes, ``box_loss`` on the foreground
+        locations' boxes, BCE on their centre-ness.
+
+        ``targets`` padded to ``(B, M)``; ``anchors`` ``(B, N, 4)`` xyxy pixels; ``matched``
+        ``(B, N)`` indices into ``targets`` (-1: background), as :func:`fcos_matches` gives.
+        Adapted from torchvision 0.29's ``FCOSHead.compute_loss`` (only the box loss differs)
+        for the whole batch at once: the foreground is found with one host synchronisation.
+        """
         cls_logits = head_outputs["cls_logits"]
-        bbox_regression = head_outputs["bbox_regression"]
-        bbox_ctrness = head_outputs["bbox_ctrness"]
-        gt_classes, gt_boxes = [], []
-        for targets_per_image, matched in zip(targets, matched_idxs, strict=True):
-            if len(targets_per_image["labels"]) == 0:
-                classes = targets_per_image["labels"].new_zeros((len(matched),))
-                boxes = targets_per_image["boxes"].new_zeros((len(matched), 4))
-            else:
-                classes = targets_per_image["labels"][matched.clip(min=0)]
-                boxes = targets_per_image["boxes"][matched.clip(min=0)]
-            classes[matched < 0] = -1
-            gt_classes.append(classes)
-            gt_boxes.append(boxes)
-        gt_boxes_t, gt_classes_t = torch.stack(gt_boxes), torch.stack(gt_classes)
-        anchors_t = torch.stack(anchors)
-        foreground = gt_classes_t >= 0
-        num_foreground = max(1, int(foreground.sum()))
+        index = matched.clip(min=0)
+        gt_boxes = torch.gather(targets.boxes, 1, index[..., None].expand(-1, -1, 4))
+        gt_classes = torch.gather(targets.labels, 1, index).masked_fill(matched < 0, -1)
+        foreground = torch.nonzero(gt_classes >= 0, as_tuple=True)
+        num_foreground = max(1, len(foreground[0]))
 
         cls_targets = torch.zeros_like(cls_logits)
-        cls_targets[foreground, gt_classes_t[foreground]] = 1.0
+        cls_targets[(*foreground, gt_classes[foreground])] = 1.0
         loss_cls = sigmoid_focal_loss(cls_logits, cls_targets, reduction="sum")
 
+        anchors, gt_boxes = anchors[foreground], gt_boxes[foreground]
         loss_box = regression_loss(
             self.box_loss,
             self.box_coder,
-            bbox_regression[foreground],
-            anchors_t[foreground],
-            gt_boxes_t[foreground],
+            head_outputs["bbox_regression"][foreground],
+            anchors,
+            gt_boxes,
             self.positive_iou,
         )
 
-        reg_targets = self.box_coder.encode(anchors_t, gt_boxes_t)
-        if len(reg_targets) == 0:
-            ctrness_targets = reg_targets.new_zeros(reg_targets.size()[:-1])
-        else:
-            left_right, top_bottom = reg_targets[:, :, [0, 2]], reg_targets[:, :, [1, 3]]
-            ctrness_targets = torch.sqrt(
-                (left_right.min(dim=-1)[0] / left_right.max(dim=-1)[0])
-                * (top_bottom.min(dim=-1)[0] / top_bottom.max(dim=-1)[0])
-            )
-        loss_ctrness = nn.functional.binary_cross_entropy_with_logits(
-            bbox_ctrness.squeeze(dim=2)[foreground], ctrness_targets[foreground], reduction="sum"
+        reg_targets = self.box_coder.encode(anchors, gt_boxes)
+        left_right, top_bottom = reg_targets[:, [0, 2]], reg_targets[:, [1, 3]]
+        ctrness_targets = torch.sqrt(
+            (left_right.min(dim=-1)[0] / left_right.max(dim=-1)[0])
+            * (top_bottom.min(dim=-1)[0] / top_bottom.max(dim=-1)[0])
         )
+        loss_ctrness = nn.functional.binary_cross_entropy_with_logits(
+            head_outputs["bbox_ctrness"].squeeze(dim=2)[foreground], ctrness_targets,
+            reduction="sum",
+        )  # fmt: skip
         return {
             "classification": loss_cls / num_foreground,
             "bbox_regression": loss_box / num_foreground,
             "bbox_ctrness": loss_ctrness / num_foreground,
         }
+
+
+class BatchedFCOS(FCOS):
+    """torchvision's FCOS, training on the whole batch at once: one degenerate-box check a
+    batch (:func:`check_boxes`), the targets padded into tensors and matched for all images
+    together (:func:`fcos_matches`), the head's loss over the batch. Same losses and
+    gradients as torchvision's FCOS (tested); inference is torchvision's."""
+
+    def forward(self, images, targets=None):
+        if not self.training:
+            return super().forward(images, targets)
+        torch._assert(targets is not None, "targets should not be none when in training mode")
+        for target in targets:
+            boxes = target["boxes"]
+            torch._assert(
+                boxes.dim() == 2 and boxes.shape[-1] == 4,
+                f"Expected target boxes to be a tensor of shape [N, 4], got {boxes.shape}.",
+            )
+        images, targets = self.transform(images, targets)
+        check_boxes(targets)
+        features = list(self.backbone(images.tensors).values())
+        head_outputs = self.head(features)
+        anchors = self.anchor_generator(images, features)
+        num_anchors_per_level = [x.size(2) * x.size(3) for x in features]
+        return self.compute_loss(targets, head_outputs, anchors, num_anchors_per_level)
+
+    def compute_loss(self, targets, head_outputs, anchors, num_anchors_per_level):
+        padded = pad_targets(targets)
+        anchors = torch.stack(anchors)
+        matched = fcos_matches(anchors, num_anchors_per_level, padded, self.center_sampling_radius)
+        return self.head.compute_loss(padded, head_outputs, anchors, matched)
 
 
 class RetinaNetRegressionHeadWithLoss(RetinaNetRegressionHead):
@@ -368,10 +401,11 @@ def build_detector(
     common = {"min_size": image_size, "max_size": image_size, "detections_per_img": 100}
     if model == "fcos":
         anchors = AnchorGenerator(tuple((s,) for s in (8, 16, 32, 64, 128)), ((1.0,),) * 5)
-        detector = FCOS(
+        detector = BatchedFCOS(
             body, num_classes + 1, anchor_generator=anchors, score_thresh=0.05, **common
         )
         detector.head = FCOSHeadWithLoss(channels, 1, num_classes + 1, box_loss, recorder)
+        detector.transform = SquareBatchTransform.like(detector.transform)
         detector.positive_iou = recorder
         return detector
     if model == "retinanet":
@@ -389,6 +423,7 @@ def build_detector(
         detector = RetinaNet(
             body, num_classes + 1, anchor_generator=anchors, head=head, score_thresh=0.05, **common
         )
+        detector.transform = SquareBatchTransform.like(detector.transform)
         detector.positive_iou = recorder
         return detector
     if model == "faster-rcnn":
@@ -413,6 +448,7 @@ def build_detector(
             heads.box_predictor,
             **ROI_HEAD_SETTINGS,
         )
+        detector.transform = SquareBatchTransform.like(detector.transform)
         detector.positive_iou = recorder
         return detector
     raise NoisyboxError(f"model must be one of {', '.join(MODELS)}; got {model!r}", "model")

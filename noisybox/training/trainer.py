@@ -33,7 +33,7 @@ from ..images import check_images
 from ..losses import AlphaIoULoss, WiseIoULoss, build_loss, wise_iou_momentum
 from ..outputs import check_work_folder, mark_folder
 from .classes import class_table
-from .data import DetectionDataset, EpochBatchSampler, collate
+from .data import DetectionDataset, EpochBatchSampler, batch_to_device, collate
 from .hooks import (
     AlphaWarmup,
     Checkpointer,
@@ -43,7 +43,11 @@ from .hooks import (
     StepContext,
     TensorBoard,
 )
-from .models import build_detector, count_parameters, load_cached_imagenet_weights
+from .models import (
+    build_detector,
+    count_parameters,
+    load_cached_imagenet_weights,
+)
 from .run_folder import RunFolder
 
 #: below this mAP (percent) a run is reported as having barely learned
@@ -478,11 +482,7 @@ class Trainer:
                 context = StepContext(step=self.step, images=len(images))
                 for hook in hooks:
                     hook.before_step(self, context)
-                images = [image.to(self.device, non_blocking=True) for image in images]
-                targets = [
-                    {"boxes": t["boxes"].to(self.device), "labels": t["labels"].to(self.device)}
-                    for t in targets
-                ]
+                images, targets = batch_to_device(images, targets, self.device)
                 result = train_step(
                     self.train_model,
                     self.optimizer,
@@ -623,7 +623,7 @@ class Trainer:
         detections = []
         for images, targets in loader:
             with autocast(self.device, self.amp_dtype):
-                outputs = self.model([image.to(self.device) for image in images])
+                outputs = self.model(batch_to_device(images, [], self.device)[0])
             for output, target in zip(outputs, targets, strict=True):
                 image_id = image_ids[target["image"]]
                 detections += [
