@@ -61,8 +61,7 @@ mkdir -p "$bench/results"
 cp benchmarks/studies/paper-gpu/results/*.jsonl "$bench/results/" 2>/dev/null
 left=$((deadline - $(date +%s)))
 echo "bench: $left s left"
-# the installed command: `python -m noisybox` from a checkout finds the source folder, which
-# lacks noisybox.cli (packaged from cli/)
+# the installed command (NOISYBOX), or `noisybox` on PATH
 timeout --signal=INT --kill-after=20 "$left" "${NOISYBOX:-noisybox}" bench --config benchmarks/studies/paper-gpu/config.toml \
     --out "$bench" --workers "$workers" "$@" 2>&1 | tee "$out/bench.log"
 new="$out/paper-gpu-$(date +%Y%m%d-%H%M).jsonl"
