@@ -56,3 +56,29 @@ def test_bench_and_report_return_frames(tmp_path, shapes):
     )
     with pytest.raises(NoisyboxError, match="preset must be one of"):
         api.bench(tmp_path / "c", preset="huge", data=shapes)
+
+
+def test_python_m_noisybox_runs_from_a_bare_source_checkout():
+    """With no ``noisybox.cli`` importable (no install, only the checkout's folders),
+    ``python -m noisybox`` loads the checkout's ``cli/`` and runs the command."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    script = f"""
+import runpy, sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, {str(root)!r})
+sys.argv = ["noisybox", "losses", "list"]
+try:
+    runpy.run_module("noisybox", run_name="__main__", alter_sys=True)
+except SystemExit as stop:
+    print("exit", stop.code, sys.modules["noisybox.cli"].__file__)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, cwd=root)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    *_, last = done.stdout.strip().splitlines()
+    assert last == f"exit 0 {root / 'cli' / '__init__.py'}"
+    assert "alpha-iou" in done.stdout
