@@ -437,3 +437,293 @@ def test_noise_in_blocks_is_the_noise_in_one_pass(tmp_path, monkeypatch, protoco
     np.testing.assert_array_equal(blocked.boxes, whole.boxes)
     np.testing.assert_array_equal(blocked.keep, whole.keep)
     assert blocked_report.to_dict() == whole_report.to_dict()
+
+
+# ---- the pure noise functions against box-by-box references --------------------------------
+
+
+def _una_reference(boxes, categories, keys, image_of_box, image_size, class_ids, ratio, seed,
+                   min_size):  # fmt: skip
+    """UNA's una_inj.py, box by box in Python (Ryoo et al. 2023), with noisybox's documented
+    draws in place of Python's ``random``: each stage picks the k boxes of smallest keyed
+    uniform, corners are two sorted draws per axis in ``[x1 − w/2, x2 + w/2]`` clamped to the
+    image (a box left thinner than ``min_size``: the central half of the original), a class
+    uniform over all, and ``round(N·r/(1 − r))`` boxes added round-robin over the images."""
+    from noisybox.keys import keyed_uniform
+
+    n = len(boxes)
+    k = int(ratio * n)
+
+    def pick(stage, among):
+        draws = keyed_uniform(seed, stage, keys, 1)[:, 0]
+        order = sorted((i for i in range(n) if among[i]), key=lambda i: (draws[i], i))
+        return {i: True for i in order[:k]}
+
+    dropped = pick("una-missing", [True] * n)
+    relocated = pick("una-location", [i not in dropped for i in range(n)])
+    reclassed = pick("una-class", [i not in dropped for i in range(n)])
+    new, classes = boxes.astype(float).tolist(), categories.tolist()
+    for i in sorted(relocated):
+        x1, y1, x2, y2 = (float(v) for v in boxes[i])
+        w, h = x2 - x1, y2 - y1
+        u = keyed_uniform(seed, "una-corners", keys[i : i + 1], 4)[0]
+        width, height = (float(v) for v in image_size[image_of_box[i]])
+        xs = sorted((x1 - w / 2) + a * ((x2 + w / 2) - (x1 - w / 2)) for a in u[:2])
+        ys = sorted((y1 - h / 2) + a * ((y2 + h / 2) - (y1 - h / 2)) for a in u[2:])
+        xs = [min(max(v, 0.0), width) for v in xs]
+        ys = [min(max(v, 0.0), height) for v in ys]
+        if xs[1] - xs[0] < min_size[i, 0] or ys[1] - ys[0] < min_size[i, 1]:
+            new[i] = [x1 + w / 4, y1 + h / 4, x2 - w / 4, y2 - h / 4]
+        else:
+            new[i] = [xs[0], ys[0], xs[1], ys[1]]
+    for i in sorted(reclassed):
+        draw = keyed_uniform(seed, "una-class-choice", keys[i : i + 1], 1)[0, 0]
+        classes[i] = int(class_ids[min(int(draw * len(class_ids)), len(class_ids) - 1)])
+    added = round(n * ratio / (1 - ratio))
+    spurious = []
+    for j in range(added):
+        image = j % len(image_size)
+        u = keyed_uniform(seed, "una-spurious", np.array([j], np.uint64), 5)[0]
+        width, height = (float(v) for v in image_size[image])
+        xs, ys = sorted([u[0] * width, u[1] * width]), sorted([u[2] * height, u[3] * height])
+        category = int(class_ids[min(int(u[4] * len(class_ids)), len(class_ids) - 1)])
+        spurious.append((image, [xs[0], ys[0], xs[1], ys[1]], category))
+    return dropped, relocated, reclassed, new, classes, spurious
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.15, 0.5])
+def test_una_noise_equals_the_box_by_box_reference(ratio):
+    """Every box's fate, new corners (borders, thin boxes), new class and every added box
+    equal :func:`_una_reference`'s, on 4 images of different sizes."""
+    from noisybox.noise.una import una_noise
+
+    rng = np.random.default_rng(5)
+    n = 240
+    image_size = np.array([[640.0, 480.0], [200.0, 300.0], [50.0, 900.0], [1000.0, 100.0]])
+    image_of_box = rng.integers(0, 4, n)
+    size = image_size[image_of_box]
+    corner = rng.uniform(0, 0.9, (n, 2)) * size
+    corner[:20] = 0.0  # at the top left border
+    extent = rng.uniform(0.02, 0.6, (n, 2)) * size
+    boxes = np.concatenate([corner, np.minimum(corner + extent, size)], axis=1)
+    categories = rng.choice([3, 7, 8], n)
+    keys = integer_keys(rng.permutation(10 * n)[:n].tolist())
+    min_size = np.where(rng.random((n, 2)) < 0.3, extent * 0.9, 1.0)  # many left too thin
+    class_ids = np.array([3, 7, 8, 12])
+    found = una_noise(boxes, categories, keys, image_of_box, image_size, class_ids, ratio, 9,
+                      min_size)  # fmt: skip
+    dropped, relocated, reclassed, new, classes, spurious = _una_reference(
+        boxes, categories, keys, image_of_box, image_size, class_ids, ratio, 9, min_size
+    )
+    assert np.flatnonzero(found.dropped).tolist() == sorted(dropped)
+    assert np.flatnonzero(found.relocated).tolist() == sorted(relocated)
+    assert np.flatnonzero(found.reclassed).tolist() == sorted(reclassed)
+    np.testing.assert_array_equal(found.boxes, np.array(new))
+    assert found.classes.tolist() == classes
+    assert found.added_image.tolist() == [image for image, _, _ in spurious]
+    np.testing.assert_array_equal(found.added_boxes.reshape(-1, 4),
+                                  np.array([b for _, b, _ in spurious]).reshape(-1, 4))  # fmt: skip
+    assert found.added_category.tolist() == [c for _, _, c in spurious]
+    if ratio:  # the cases the reference exercises
+        thin = [i for i in relocated if new[i][0] > boxes[i][0] and new[i][2] < boxes[i][2]]
+        assert len(thin) > 3 and len(spurious) > 40
+        assert any(new[i][0] == 0.0 for i in relocated)
+
+
+def _flip_reference(category, class_ids, probability, uniforms, confusion=None):
+    """Box by box: flip when the first uniform is below ``probability``, to the first class
+    whose cumulative share (the true class's row of ``confusion`` without its diagonal,
+    normalised; a row of zeros or no matrix: all others equally) exceeds the second."""
+    ids = [int(c) for c in class_ids]
+    out = []
+    for value, (u_flip, u_class) in zip(category.tolist(), uniforms.tolist(), strict=True):
+        if len(ids) < 2 or u_flip >= probability:
+            out.append(value)
+            continue
+        row = ids.index(value)
+        weights = [0.0 if j == row else (1.0 if confusion is None else float(confusion[row][j]))
+                   for j in range(len(ids))]  # fmt: skip
+        if sum(weights) == 0:
+            weights = [0.0 if j == row else 1.0 for j in range(len(ids))]
+        total, cumulative, chosen = sum(weights), 0.0, len(ids) - 1
+        for j, weight in enumerate(weights):
+            cumulative += weight / total
+            if cumulative > u_class:
+                chosen = j
+                break
+        out.append(ids[chosen])
+    return out
+
+
+def test_flip_classes_equals_the_box_by_box_reference():
+    from noisybox.noise.labels import flip_classes
+
+    rng = np.random.default_rng(2)
+    class_ids = np.array([2, 5, 9, 11])
+    category = rng.choice(class_ids, 2000)
+    uniforms = rng.random((2000, 2))
+    confusion = np.array([[0, 3, 1, 0], [0, 0, 0, 0], [1, 1, 5, 2], [0, 0, 4, 0]], float)
+    for matrix in (None, confusion):
+        found = flip_classes(category, class_ids, 0.3, uniforms, matrix)
+        expected = _flip_reference(category, class_ids, 0.3, uniforms, matrix)
+        assert found.tolist() == expected
+        flipped = found != category
+        assert abs(flipped.mean() - 0.3) < 0.04 and not (flipped & (uniforms[:, 0] >= 0.3)).any()
+    # class 5's row is zeros: its boxes go to the three others; class 11's only to 9
+    found = flip_classes(category, class_ids, 1.0, uniforms, confusion)
+    assert set(found[category == 5].tolist()) == {2, 9, 11}
+    assert set(found[category == 11].tolist()) == {9}
+    assert (
+        flip_classes(category[:5], np.array([2]), 1.0, uniforms[:5]).tolist()
+        == category[:5].tolist()
+    )
+
+
+def test_spurious_boxes_equal_the_box_by_box_reference():
+    """Each parent with its first uniform below the probability spawns one box: width and
+    height its own times 0.5 + u (kept in (0, 1]), centre uniform where the box fits, a
+    uniform class."""
+    from noisybox.noise.labels import spurious_boxes
+
+    rng = np.random.default_rng(4)
+    boxes = np.column_stack([rng.random((500, 2)), rng.uniform(0.01, 0.9, (500, 2))])
+    boxes[:10, 2:] = 0.95  # grown past the image: clipped to 1
+    uniforms = rng.random((500, 6))
+    uniforms[:10, 0] = 0.0
+    class_ids = np.array([4, 6, 10])
+    parents, new, classes = spurious_boxes(boxes, class_ids, 0.25, uniforms)
+    expected = []
+    for row, (box, u) in enumerate(zip(boxes.tolist(), uniforms.tolist(), strict=True)):
+        if u[0] >= 0.25:
+            continue
+        w = min(max(box[2] * (0.5 + u[1]), 1e-6), 1.0)
+        h = min(max(box[3] * (0.5 + u[2]), 1e-6), 1.0)
+        category = int(class_ids[min(int(u[5] * 3), 2)])
+        expected.append((row, [w / 2 + u[3] * (1 - w), h / 2 + u[4] * (1 - h), w, h], category))
+    assert parents.tolist() == [row for row, _, _ in expected]
+    np.testing.assert_array_equal(new, np.array([b for _, b, _ in expected]))
+    assert classes.tolist() == [c for _, _, c in expected]
+    assert (new[:, 2] == 1.0).sum() >= 5  # the clipped ones are in the test
+    assert (
+        (new[:, :2] - new[:, 2:] / 2 >= -1e-12) & (new[:, :2] + new[:, 2:] / 2 <= 1 + 1e-12)
+    ).all()
+
+
+def test_a_noise_config_describes_what_a_manifest_records():
+    """The rates switched on (in the order applied), the confusion weights, include_crowd,
+    and box_fraction and protocol only where they differ from the defaults."""
+    assert NoiseConfig().describe() == {"confusion": None, "include_crowd": False}
+    config = NoiseConfig(eta=0.2, flip=0.1, drop=0.05, confusion={"a": {"b": 2.0}},
+                         include_crowd=True, box_fraction=0.5, protocol="oa-mil")  # fmt: skip
+    described = config.describe()
+    assert described == {
+        "eta": 0.2, "flip": 0.1, "drop": 0.05, "confusion": {"a": {"b": 2.0}},
+        "include_crowd": True, "box_fraction": 0.5, "protocol": "oa-mil",
+    }  # fmt: skip
+    assert list(described)[:3] == ["eta", "flip", "drop"]
+    assert list(NoiseConfig(spurious=0.1, gaussian=0.2, scale=0.3, shift=0.4).rates()) == [
+        "gaussian", "shift", "scale", "spurious"
+    ]  # fmt: skip
+    assert "box_fraction" not in NoiseConfig(box_fraction=1.0).describe()
+    assert "protocol" not in NoiseConfig(protocol="alpha-iou").describe()
+
+
+@pytest.mark.parametrize("units", ["pixels", "normalized"])
+def test_clip_keep_empty_equals_oa_mil_s_rule_box_by_box(units):
+    """Reference: OA-MIL's noise generator clips to [0, W − 1] × [0, H − 1] pixels; a box
+    left empty keeps its clean original; ``clipped`` marks the boxes the clip changed."""
+    from noisybox.noise.protocols import clip_keep_empty
+
+    rng = np.random.default_rng(8)
+    n = 400
+    scale = np.tile(rng.uniform(50, 500, (n, 2)), 2) if units == "pixels" else np.ones((n, 4))
+    noisy = np.column_stack([rng.uniform(-0.3, 1.3, (n, 2)), rng.uniform(0.01, 0.6, (n, 2))])
+    noisy[:15, 0] = -0.5  # wholly outside on the left: emptied
+    clean = rng.uniform(0, 1, (n, 4)) * scale
+    found, flags = clip_keep_empty(noisy, clean, scale, np.ones((n, 2)), units)
+    one = 1.0 if units == "pixels" else 0.0
+    for i in range(n):
+        cx, cy, w, h = noisy[i]
+        box = [(cx - w / 2) * scale[i, 0], (cy - h / 2) * scale[i, 1],
+               (cx + w / 2) * scale[i, 2], (cy + h / 2) * scale[i, 3]]  # fmt: skip
+        clipped = [max(box[0], 0.0), max(box[1], 0.0),
+                   min(box[2], scale[i, 2] - one), min(box[3], scale[i, 3] - one)]  # fmt: skip
+        empty = clipped[2] <= clipped[0] or clipped[3] <= clipped[1]
+        expected = clean[i].tolist() if empty else clipped
+        np.testing.assert_allclose(found[i], expected, rtol=1e-12, atol=1e-9)
+        assert flags["kept_original"][i] == empty
+        assert flags["clipped"][i] == (not empty and not np.allclose(clipped, box, 0, 1e-12))
+    assert flags["kept_original"].sum() >= 15 and flags["clipped"].sum() > 50
+
+
+#: the configurations whose exact output for one seed is pinned in tests/golden/noise.json
+GOLDEN_CONFIGS = {
+    "eta": ("coco", NoiseConfig(eta=0.7)),
+    "eta oa-mil": ("coco", NoiseConfig(eta=0.7, protocol="oa-mil")),
+    "una": ("coco", NoiseConfig(eta=0.3, protocol="una")),
+    "una yolo": ("yolo", NoiseConfig(eta=0.3, protocol="una")),
+    "eta yolo": ("yolo", NoiseConfig(eta=0.4, shift=0.3)),
+    "gaussian shift scale": ("coco", NoiseConfig(gaussian=0.4, shift=0.5, scale=0.5,
+                                                  box_fraction=0.6)),
+    "labels": ("coco", NoiseConfig(flip=0.4, confusion={"cat": {"dog": 1.0}}, drop=0.2,
+                                   spurious=0.3)),
+    "crowd": ("coco", NoiseConfig(eta=0.2, include_crowd=True)),
+}  # fmt: skip
+
+
+def _golden_outputs(tmp_path) -> dict:
+    """What ``corrupt`` gives at seed 11 for each of :data:`GOLDEN_CONFIGS`, as JSON."""
+    document = coco_document(images=8, boxes_per_image=5, seed=4)
+    document["annotations"][4]["bbox"][2] = -3.0  # an invalid box, left alone
+    sources = {
+        "coco": read_annotations(write_coco(tmp_path / "golden.json", document), on_invalid="keep"),
+        "yolo": read_annotations(write_yolo(tmp_path / "golden-yolo", files=4, seed=4)),
+    }
+    outputs = {}
+    for name, (source, config) in GOLDEN_CONFIGS.items():
+        changes, report = corrupt(sources[source], config, seed=11)
+        outputs[name] = {
+            "boxes": changes.boxes.tolist(),
+            "category": changes.category.tolist(),
+            "keep": changes.keep.tolist(),
+            "added": [
+                changes.added_image.tolist(),
+                changes.added_category.tolist(),
+                changes.added_boxes.tolist(),
+            ],  # fmt: skip
+            "report": report.to_dict(),
+            "fitted": None if report.fitted is None else report.fitted.tolist(),
+            "spurious_parents": np.asarray(report.spurious_parents).tolist(),
+        }
+    return json.loads(json.dumps(outputs))
+
+
+def test_a_seed_gives_the_same_noisy_annotations_forever(tmp_path):
+    """The exact output of every noise model for one seed, pinned: a noisy dataset is a pure
+    function of (file, settings, seed), and bench re-derives training files from it, so a
+    changed stage name, draw count or sign (each invisible to the statistical tests above)
+    would silently change every study's data. The statistics of these models are checked
+    against their references above; this pins the stream. After a deliberate change, rewrite
+    the file with ``NOISYBOX_WRITE_GOLDEN=1 pytest tests/test_noise.py -k forever`` and say
+    so in the change log."""
+    import os
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden" / "noise.json"
+    outputs = _golden_outputs(tmp_path)
+    if os.environ.get("NOISYBOX_WRITE_GOLDEN"):
+        golden.write_text(json.dumps(outputs, indent=1) + "\n")
+    expected = json.loads(golden.read_text())
+    assert outputs.keys() == expected.keys()
+    for name in expected:
+        assert outputs[name] == expected[name], name
+    # the fixture exercises what it pins
+    assert expected["crowd"]["report"]["untouched_crowd"] == 0
+    assert expected["eta"]["report"]["untouched_crowd"] == 1
+    assert expected["eta"]["report"]["untouched_invalid"] == 1
+    assert sum(expected["labels"]["keep"]) < len(expected["labels"]["keep"])
+    assert expected["labels"]["added"][0] and expected["una"]["added"][0]
+    assert any(expected["eta"]["fitted"]) and expected["labels"]["spurious_parents"]
+    clamped = expected["eta"]["report"]["clamped"]
+    assert clamped["x"] and clamped["y"] and expected["eta oa-mil"]["report"]["clamped"]["clipped"]
+    assert expected["gaussian shift scale"]["report"]["clamped"]["height"]

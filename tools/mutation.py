@@ -34,7 +34,8 @@ FAST = ["-m", "not slow", "-p", "no:randomly", "-p", "no:xdist", "-q", "-x"]
 MODULES: dict[str, list[str]] = {
     "noisybox/boxes.py": ["tests/test_noise.py", "tests/test_compare.py"],
     "noisybox/keys.py": ["tests/test_noise.py"],
-    "noisybox/noise/": ["tests/test_noise.py", "tests/test_compare.py"],
+    "noisybox/noise/": ["tests/test_noise.py", "tests/test_compare.py",
+                        "tests/test_cli_annotations.py"],
     "noisybox/confusion.py": ["tests/test_evaluate.py"],
     "noisybox/formats/json_layout.py": ["tests/test_json_layout.py"],
     "noisybox/evaluate.py": ["tests/test_evaluate.py"],
