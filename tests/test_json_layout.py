@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from noisybox.annotations import Changes
 from noisybox.errors import NoisyboxError
@@ -286,3 +288,22 @@ def test_an_empty_array_has_no_spans(tmp_path):
     text = path.read_bytes()
     assert text[items.start : items.end] == b"[ ]"
     assert list(read_items(path, items, rows=4)) == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["1", "0", "9", ".", "e", "E", "-", ",", " ", "[", '"']),
+                max_size=80),
+       st.sampled_from([1, 5, 17, 18, 19, 20, 40]))  # fmt: skip
+def test_find_long_integer_equals_the_regular_expression(pieces, run):
+    """Reference: the regular expression ``(?<![0-9.])[0-9]{19,}(?![0-9.eE])`` (an integer
+    of 19 digits or more, not a fraction's digits)."""
+    import re
+
+    from noisybox.formats.json_layout import find_long_integer
+
+    text = "".join(pieces)
+    middle = len(text) // 2
+    data = (text[:middle] + "7" * run + text[middle:]).encode()
+    expected = re.search(rb"(?<![0-9.])[0-9]{19,}(?![0-9.eE])", data)
+    found = find_long_integer(data)
+    assert found == (None if expected is None else expected.span())

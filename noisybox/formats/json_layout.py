@@ -33,20 +33,33 @@ _KEY_BEFORE = re.compile(rb'[{,][ \t\n\r]*"((?:[^"\\]|\\.)*)"[ \t\n\r]*:[ \t\n\r
 JSON_WHITESPACE = b" \t\n\r"
 #: deeper nesting is left to the whole-file parse: orjson writes at most 255 levels
 MAX_DEPTH = 250
-#: an integer of 19 digits or more, which orjson may read inexactly (beyond 64 bits, it
-#: reads a float); a fraction's digits are no concern (orjson and Python read floats alike)
-LONG_NUMBER = re.compile(rb"(?<![0-9.])[0-9]{19,}(?![0-9.eE])")
-#: bytes of the previous block kept for :data:`LONG_NUMBER`'s search across blocks
+#: bytes of the previous block kept for :func:`find_long_integer`'s search across blocks
 LONG_TAIL = 64
+#: the digits of an integer orjson may read inexactly (beyond 64 bits it reads a float)
+LONG_DIGITS = 19
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NOT_ZERO = re.compile(rb"[^0]")
 
 
-def find_long_integer(data: bytes) -> re.Match | None:
-    """:data:`LONG_NUMBER` in ``data``: a fast look for 19 digits in a row first (the
-    regular expression alone takes ten times as long on a file without any)."""
-    if b"0" * 19 not in data.translate(_DIGITS_AS_ZERO):
-        return None
-    return LONG_NUMBER.search(data)
+def find_long_integer(data: bytes) -> tuple[int, int] | None:
+    """``(start, end)`` of the first integer of :data:`LONG_DIGITS` digits or more in
+    ``data``, or ``None``: a run of digits neither preceded by a ``.`` nor followed by ``.``,
+    ``e`` or ``E`` (a fraction's digits are no concern: orjson and Python read floats
+    alike). A run at the very end counts (it may go on in the next block).
+
+    The digits are mapped to ``0`` and runs found with ``bytes.find``: the regular
+    expression ``(?<![0-9.])[0-9]{19,}(?![0-9.eE])`` gives the same (tested) but takes
+    seconds on a detection file full of long fractions.
+    """
+    zeros = data.translate(_DIGITS_AS_ZERO)
+    at = zeros.find(b"0" * LONG_DIGITS)
+    while at != -1:  # the leftmost match starts a maximal run of digits
+        after = _NOT_ZERO.search(zeros, at + LONG_DIGITS)
+        end = after.start() if after else len(data)
+        if (at == 0 or data[at - 1] != ord(".")) and data[end : end + 1] not in (b".", b"e", b"E"):
+            return at, end
+        at = zeros.find(b"0" * LONG_DIGITS, end)
+    return None
 
 
 @dataclass(frozen=True)
@@ -137,10 +150,10 @@ def array_items(path: Path, key: str, block: int = BLOCK) -> ArrayItems | None:
         while chunk := handle.read(block):
             text = tail + chunk
             long_number = find_long_integer(text)
-            if long_number and long_number.end() < len(text):
+            if long_number and long_number[1] < len(text):
                 return None
             # a run of digits at the end may go on (or turn out a fraction) in the next block
-            tail = text[max(long_number.start() - 1, 0) :] if long_number else text[-LONG_TAIL:]
+            tail = text[max(long_number[0] - 1, 0) :] if long_number else text[-LONG_TAIL:]
             buf = np.frombuffer(chunk, np.uint8)
             quotes = _unescaped_quotes(buf, state.backslashes if state.in_string else 0)
             marks = np.flatnonzero(_DELTA[buf])
