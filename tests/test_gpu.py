@@ -17,6 +17,8 @@ from noisybox.losses import AlphaIoULoss, alpha_iou_loss
 from noisybox.shapes import ShapesConfig, make_shapes_dataset
 from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder, train_and_evaluate
 
+from .detectors import assert_same_losses_and_head_gradients
+
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
@@ -149,15 +151,4 @@ def test_batched_fcos_on_cuda_equals_torchvision_s_fcos():
     ]
     targets[2] = {"boxes": torch.zeros(0, 4, device=device),
                   "labels": torch.zeros(0, dtype=torch.int64, device=device)}  # fmt: skip
-    results = []
-    for detector in (ours, stock):
-        detector.train()
-        detector.zero_grad()
-        losses = detector(images, targets)
-        sum(losses.values()).backward()
-        grads = [p.grad.float().contiguous() for p in detector.head.parameters()]
-        results.append(({k: v.detach() for k, v in losses.items()}, grads))
-    for key in results[1][0]:
-        torch.testing.assert_close(results[0][0][key], results[1][0][key], rtol=1e-3, atol=1e-5)
-    for mine, theirs in zip(results[0][1], results[1][1], strict=True):
-        torch.testing.assert_close(mine, theirs, rtol=1e-2, atol=1e-4)
+    assert_same_losses_and_head_gradients(ours, stock, images, targets, (1e-3, 1e-5), (1e-2, 1e-4))

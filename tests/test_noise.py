@@ -690,7 +690,7 @@ def _golden_outputs(tmp_path) -> dict:
                 changes.added_image.tolist(),
                 changes.added_category.tolist(),
                 changes.added_boxes.tolist(),
-            ],  # fmt: skip
+            ],
             "report": report.to_dict(),
             "fitted": None if report.fitted is None else report.fitted.tolist(),
             "spurious_parents": np.asarray(report.spurious_parents).tolist(),

@@ -13,6 +13,7 @@ from noisybox.shapes import CLASSES, ShapesConfig, make_shapes_dataset
 from noisybox.training.trainer import TrainConfig, Trainer, data_from_folder, train_and_evaluate
 
 from .datasets import SHARED, TOY, digest, toy_config
+from .detectors import assert_same_losses_and_head_gradients
 
 
 def state_of(trainer):
@@ -555,19 +556,7 @@ def test_the_heads_equal_stock_torchvision_with_its_own_box_loss(model, loss):
         stock.head.regression_head._loss_type = "l1"
     stock.head.load_state_dict(ours.head.state_dict(), strict=True)
     images, targets = _two_image_batch()
-    results = []
-    for detector in (ours, stock):
-        detector.train()
-        detector.zero_grad()
-        losses = detector(images, targets)
-        sum(losses.values()).backward()
-        grads = [p.grad.clone() for p in detector.head.parameters()]
-        results.append(({k: v.detach() for k, v in losses.items()}, grads))
-    assert results[0][0].keys() == results[1][0].keys()
-    for key in results[0][0]:
-        torch.testing.assert_close(results[0][0][key], results[1][0][key], rtol=1e-6, atol=1e-7)
-    for mine, theirs in zip(results[0][1], results[1][1], strict=True):
-        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-7)
+    assert_same_losses_and_head_gradients(ours, stock, images, targets, (1e-6, 1e-7), (1e-5, 1e-7))
 
 
 def test_the_dry_run_timer_builds_the_run_s_own_loss():

@@ -44,15 +44,10 @@ class SquareBatchTransform(GeneralizedRCNNTransform):
     @classmethod
     def like(cls, transform: GeneralizedRCNNTransform) -> SquareBatchTransform:
         """The same transform (sizes, mean, std, padding) with the batched path."""
-        return cls(
-            transform.min_size,
-            transform.max_size,
-            transform.image_mean,
-            transform.image_std,
-            size_divisible=transform.size_divisible,
-            fixed_size=transform.fixed_size,
-            _skip_resize=transform._skip_resize,
-        )
+        names = ("size_divisible", "fixed_size", "_skip_resize")
+        settings = {name: getattr(transform, name) for name in names}
+        sizes = (transform.min_size, transform.max_size)
+        return cls(*sizes, transform.image_mean, transform.image_std, **settings)
 
     def _unchanged_by_resize(self, height: int, width: int) -> bool:
         if self.fixed_size is not None or len(self.min_size) != 1:
