@@ -95,7 +95,7 @@ class DetectionDataset(torch.utils.data.Dataset):
     """``dataset[(position, epoch)]`` → ``(image, target)`` for torchvision detectors.
 
     The image is a ``(3, H, W)`` uint8 tensor (a quarter of float32's bytes to pass between
-    processes and to the device; :func:`batch_to_device` makes it floats in [0, 1] there).
+    processes and to the device; :meth:`Batch.to` makes it floats in [0, 1] there).
 
     The target holds ``boxes`` (xyxy pixels of the transformed image), ``labels`` (1..K),
     ``image`` (the row in ``annotations``) and ``scale`` (transformed / original size).
@@ -155,34 +155,65 @@ class DetectionDataset(torch.utils.data.Dataset):
         return image, target
 
 
-def collate(batch) -> tuple[torch.Tensor | list[torch.Tensor], list[dict]]:
-    """A batch of ``(image, target)`` pairs as the images, stacked into one ``(B, 3, H, W)``
-    tensor when they share a size (as the pipeline makes them: one copy to the device), a
-    list otherwise, and the list of targets."""
+@dataclass
+class Batch:
+    """A collated batch, in few tensors (cheap to pass between processes and to copy).
+
+    Attributes:
+        images: the ``(3, H, W)`` uint8 images, one ``(B, 3, H, W)`` tensor when they share
+            a size (as the pipeline makes them), a list otherwise.
+        boxes, labels: every image's boxes ``(Σn, 4)`` (xyxy pixels of the transformed
+            image) and labels ``(Σn,)``, image after image.
+        counts: the boxes of each image.
+        rows, scales: each image's row in the annotations and transformed / original size.
+    """
+
+    images: torch.Tensor | list[torch.Tensor]
+    boxes: torch.Tensor
+    labels: torch.Tensor
+    counts: list[int]
+    rows: list[int]
+    scales: list[float]
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def pin_memory(self) -> Batch:
+        """The batch in page-locked memory (what the DataLoader's ``pin_memory`` calls)."""
+        images = self.images
+        images = images.pin_memory() if isinstance(images, torch.Tensor) else [
+            image.pin_memory() for image in images
+        ]  # fmt: skip
+        return Batch(images, self.boxes.pin_memory(), self.labels.pin_memory(), self.counts,
+                     self.rows, self.scales)  # fmt: skip
+
+    def to(self, device: torch.device) -> tuple[torch.Tensor | list[torch.Tensor], list[dict]]:
+        """The images as floats in [0, 1] (``uint8 / 255``) and each image's ``boxes`` and
+        ``labels`` on ``device``: three asynchronous copies (from pinned memory the host
+        does not wait), split into views there."""
+        images = self.images
+        if isinstance(images, torch.Tensor):
+            images = images.to(device, non_blocking=True).float() / 255
+        else:
+            images = [image.to(device, non_blocking=True).float() / 255 for image in images]
+        boxes = self.boxes.to(device, non_blocking=True).split(self.counts)
+        labels = self.labels.to(device, non_blocking=True).split(self.counts)
+        targets = [{"boxes": b, "labels": c} for b, c in zip(boxes, labels, strict=True)]
+        return images, targets
+
+
+def collate(batch: list[tuple[torch.Tensor, dict]]) -> Batch:
+    """``(image, target)`` pairs of :class:`DetectionDataset` as one :class:`Batch`."""
     images, targets = zip(*batch, strict=True)
-    if len({image.shape for image in images}) == 1:
-        return torch.stack(images), list(targets)
-    return list(images), list(targets)
-
-
-def batch_to_device(
-    images: torch.Tensor | list[torch.Tensor], targets: list[dict], device: torch.device
-) -> tuple[torch.Tensor | list[torch.Tensor], list[dict]]:
-    """A collated batch's images, as floats in [0, 1] (``uint8 / 255``), and the targets'
-    ``boxes`` and ``labels`` on ``device``, copied asynchronously (from pinned memory the
-    host does not wait)."""
-    if isinstance(images, torch.Tensor):
-        images = images.to(device, non_blocking=True).float() / 255
-    else:
-        images = [image.to(device, non_blocking=True).float() / 255 for image in images]
-    targets = [
-        {
-            "boxes": target["boxes"].to(device, non_blocking=True),
-            "labels": target["labels"].to(device, non_blocking=True),
-        }
-        for target in targets
-    ]
-    return images, targets
+    stacked = torch.stack(images) if len({image.shape for image in images}) == 1 else None
+    return Batch(
+        images=list(images) if stacked is None else stacked,
+        boxes=torch.cat([target["boxes"] for target in targets]),
+        labels=torch.cat([target["labels"] for target in targets]),
+        counts=[len(target["boxes"]) for target in targets],
+        rows=[target["image"] for target in targets],
+        scales=[target["scale"] for target in targets],
+    )
 
 
 class EpochBatchSampler(torch.utils.data.Sampler):

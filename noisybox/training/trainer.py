@@ -33,7 +33,7 @@ from ..images import check_images
 from ..losses import AlphaIoULoss, WiseIoULoss, build_loss, wise_iou_momentum
 from ..outputs import check_work_folder, mark_folder
 from .classes import class_table
-from .data import DetectionDataset, EpochBatchSampler, batch_to_device, collate
+from .data import DetectionDataset, EpochBatchSampler, collate
 from .hooks import (
     AlphaWarmup,
     Checkpointer,
@@ -478,11 +478,11 @@ class Trainer:
         for hook in hooks:
             hook.before_train(self)
         try:
-            for images, targets in loader:
-                context = StepContext(step=self.step, images=len(images))
+            for batch in loader:
+                context = StepContext(step=self.step, images=len(batch))
                 for hook in hooks:
                     hook.before_step(self, context)
-                images, targets = batch_to_device(images, targets, self.device)
+                images, targets = batch.to(self.device)
                 result = train_step(
                     self.train_model,
                     self.optimizer,
@@ -621,14 +621,13 @@ class Trainer:
             num_workers=self.config.workers,
         )
         detections = []
-        for images, targets in loader:
+        for batch in loader:
             with autocast(self.device, self.amp_dtype):
-                outputs = self.model(batch_to_device(images, [], self.device)[0])
-            for output, target in zip(outputs, targets, strict=True):
-                image_id = image_ids[target["image"]]
+                outputs = self.model(batch.to(self.device)[0])
+            for output, row, scale in zip(outputs, batch.rows, batch.scales, strict=True):
                 detections += [
-                    {"image_id": image_id, **found}
-                    for found in coco_detections(output, target["scale"], self.category_of)
+                    {"image_id": image_ids[row], **found}
+                    for found in coco_detections(output, scale, self.category_of)
                 ]
         self.model.train()
         return detections
