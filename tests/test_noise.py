@@ -727,3 +727,33 @@ def test_a_seed_gives_the_same_noisy_annotations_forever(tmp_path):
     clamped = expected["eta"]["report"]["clamped"]
     assert clamped["x"] and clamped["y"] and expected["eta oa-mil"]["report"]["clamped"]["clipped"]
     assert expected["gaussian shift scale"]["report"]["clamped"]["height"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "parameter"),
+    [
+        ({"protocol": "gaussian"}, "protocol"),
+        ({"box_fraction": 1.5}, "box_fraction"),
+        ({"eta": float("inf")}, "eta"),
+        ({"shift": -0.1}, "shift"),
+        ({"drop": 1.5}, "drop"),
+        ({"spurious": 2.0}, "spurious"),
+        ({"scale": 1.0}, "scale"),
+    ],
+)
+def test_a_bad_noise_setting_names_its_parameter(settings, parameter):
+    """The error names the setting as the library calls it (the command line shows it as
+    its flag)."""
+    with pytest.raises(NoisyboxError, match=parameter) as raised:
+        NoiseConfig(**settings)
+    assert raised.value.parameter == parameter
+
+
+def test_una_at_ratio_one_drops_every_box_and_adds_none():
+    from noisybox.noise.una import una_noise
+
+    boxes = np.array([[0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 20.0, 30.0]])
+    image_size, classes = np.array([[40.0, 40.0]]), np.array([1, 2])
+    found = una_noise(boxes, classes, integer_keys([1, 2]), np.array([0, 0]), image_size,
+                      classes, 1.0, 3, np.ones((2, 2)))  # fmt: skip
+    assert found.dropped.all() and len(found.added_boxes) == 0 and len(found.added_image) == 0
