@@ -514,3 +514,120 @@ def test_a_changed_detector_is_other_settings(tmp_path, shapes):
     assert fingerprint(old) != fingerprint(settings)
     fcos = settings_of(TrainConfig(**data_from_folder(shapes), out=str(tmp_path / "b")))
     assert "model_revision" not in fcos
+
+
+def _known_store(folder, diagnostics=None):
+    """Two noise rates × iou / alpha-iou × seeds 0 and 1, every metric of a run equal:
+    η 0: iou 50, 52; alpha-iou 54, 55. η 0.3: iou 0.5, 0.7; alpha-iou 0.4, 0.9."""
+    runs = {(0.0, "iou"): (50, 52), (0.0, "alpha-iou"): (54, 55),
+            (0.3, "iou"): (0.5, 0.7), (0.3, "alpha-iou"): (0.4, 0.9)}  # fmt: skip
+    for (eta, loss), values in runs.items():
+        for seed, value in enumerate(values):
+            append_record(folder / "results" / "results.jsonl", {
+                "run_id": f"eta{eta}-seed{seed}-{loss}", "settings": "known", "fraction": 1.0,
+                "eta": eta, "seed": seed, "loss": loss, "alpha": 3.0 if "alpha" in loss else 1.0,
+                "metrics": dict.fromkeys(METRICS, value),
+                **({"diagnostics": diagnostics} if diagnostics is not None else {}),
+            })  # fmt: skip
+
+
+def test_a_table_of_numbers_known_in_advance_in_every_format(tmp_path):
+    """Means and standard deviations (ddof 1) over the seeds, the relative improvement of
+    the means (+6.86% = 54.5 / 51 − 1), bold where the paired differences' mean exceeds
+    their spread (4 and 3: 3.5 > 0.71), n/a where the baseline is below 1 AP point."""
+    _known_store(tmp_path)
+    table = robustness_table(load_results(tmp_path)[0])
+    twelve = len(METRICS)
+
+    def row(*cells):
+        return "| " + " | ".join(cells) + " |"
+
+    markdown = "\n".join([
+        row("noise", "loss", *METRICS), "|" + "---|" * (twelve + 2),
+        row("η = 0", "iou", *["51.00 ± 1.41"] * twelve),
+        row("", "alpha-iou", *["54.50 ± 0.71"] * twelve),
+        row("", "rel. improv. vs iou", *["**+6.86%**"] * twelve),
+        row("η = 0.3", "iou", *["0.60 ± 0.14"] * twelve),
+        row("", "alpha-iou", *["0.65 ± 0.35"] * twelve),
+        row("", "rel. improv. vs iou", *["n/a"] * twelve),
+    ])  # fmt: skip
+    note = ("AP in percent, mean ± std over 2 seeds; improvements in bold exceed the "
+            "seed-to-seed spread of the paired differences. n/a: the baseline's AP is below "
+            "1 point there, where a relative change says nothing.")  # fmt: skip
+    assert render(table, "markdown") == markdown + "\n\n" + note
+
+    header = (["fraction", "eta", "row", "loss", "baseline", "seeds"] + METRICS
+              + [f"{m} std" for m in METRICS] + [f"{m} marked" for m in METRICS])  # fmt: skip
+    lines = [
+        ["1.0", "0.0", "loss", "iou", "", "2"] + ["51.0"] * 12 + ["1.4142"] * 12 + ["false"] * 12,
+        ["1.0", "0.0", "loss", "alpha-iou", "", "2"] + ["54.5"] * 12 + ["0.7071"] * 12
+        + ["false"] * 12,
+        ["1.0", "0.0", "improvement", "alpha-iou", "iou", "2"] + ["6.8627"] * 12 + [""] * 12
+        + ["true"] * 12,
+        ["1.0", "0.3", "loss", "iou", "", "2"] + ["0.6"] * 12 + ["0.1414"] * 12 + ["false"] * 12,
+        ["1.0", "0.3", "loss", "alpha-iou", "", "2"] + ["0.65"] * 12 + ["0.3536"] * 12
+        + ["false"] * 12,
+        ["1.0", "0.3", "improvement", "alpha-iou", "iou", "2"] + [""] * 24 + ["false"] * 12,
+    ]  # fmt: skip
+    assert render(table, "csv") == "\n".join(",".join(r) for r in [header, *lines])
+
+    names = [f"AP$_{{{t}}}$" for t in range(50, 100, 5)] + ["mAP", "mAP$_{75:95}$"]
+    latex = "\n".join([
+        r"\begin{tabular}{ll" + "r" * twelve + "}", r"\toprule",
+        " & ".join(["noise", "loss", *names]) + r" \\", r"\midrule",
+        " & ".join([r"$\eta$ = 0", "iou", *[r"51.00 $\pm$ 1.41"] * twelve]) + r" \\",
+        " & ".join(["", "alpha-iou", *[r"54.50 $\pm$ 0.71"] * twelve]) + r" \\",
+        " & ".join(["", "rel. improv. vs iou", *[r"\textbf{+6.86\%}"] * twelve]) + r" \\",
+        r"\midrule",
+        " & ".join([r"$\eta$ = 0.3", "iou", *[r"0.60 $\pm$ 0.14"] * twelve]) + r" \\",
+        " & ".join(["", "alpha-iou", *[r"0.65 $\pm$ 0.35"] * twelve]) + r" \\",
+        " & ".join(["", "rel. improv. vs iou", *["n/a"] * twelve]) + r" \\",
+        r"\bottomrule", r"\end{tabular}", "% " + note,
+    ])  # fmt: skip
+    assert render(table, "latex") == latex
+
+    def tr(*cells):
+        return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+    head = "".join(f"<th>{h}</th>" for h in ["noise", "loss", *METRICS])
+    html = "\n".join([
+        '<table class="noisybox-robustness">', f"<thead><tr>{head}</tr></thead>", "<tbody>",
+        tr("η = 0", "iou", *["51.00 ± 1.41"] * twelve),
+        tr("", "alpha-iou", *["54.50 ± 0.71"] * twelve),
+        tr("", "rel. improv. vs iou", *["<b>+6.86%</b>"] * twelve),
+        "</tbody><tbody>",
+        tr("η = 0.3", "iou", *["0.60 ± 0.14"] * twelve),
+        tr("", "alpha-iou", *["0.65 ± 0.35"] * twelve),
+        tr("", "rel. improv. vs iou", *["n/a"] * twelve),
+        "</tbody>", f"<caption>{note.replace(chr(39), '&#x27;')}</caption>", "</table>",
+    ])  # fmt: skip
+    assert render(table, "html") == html
+    with pytest.raises(NoisyboxError, match="format must be one of") as raised:
+        render(table, "pdf")
+    assert raised.value.parameter == "format"
+
+
+def test_load_results_reads_the_diagnostics_and_run_settings_of_each_run(tmp_path):
+    """Each row: fraction, eta, seed, loss, alpha, run_s, the noise protocol (α-IoU's when
+    not recorded), every metric (NaN for null) and the diagnostics (NaN where missing or
+    not a number)."""
+    diagnostics = {"positive_iou": {"p10": 0.25, "p50": 0.5, "p90": "high"}, "matched_iou": 0.75}
+    _known_store(tmp_path / "a", diagnostics)
+    frame = load_results(tmp_path / "a")[0]
+    assert frame["positive_iou_p10"].tolist() == [0.25] * 8
+    assert frame["positive_iou_p50"].tolist() == [0.5] * 8
+    assert frame["positive_iou_p90"].isna().all() and frame["matched_iou"].tolist() == [0.75] * 8
+    assert frame["protocol"].tolist() == ["alpha-iou"] * 8
+    assert frame.loc[frame["loss"] == "alpha-iou", "alpha"].tolist() == [3.0] * 4
+    assert list(frame.columns[:7]) == ["fraction", "eta", "seed", "loss", "alpha", "run_s",
+                                       "protocol"]  # fmt: skip
+    _known_store(tmp_path / "b", diagnostics="not a table")
+    path = tmp_path / "b" / "results" / "results.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[0]["metrics"]["AP95"] = None
+    records[0]["grid_settings"] = {"protocol": "oa-mil"}
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    frame = load_results(tmp_path / "b")[0]
+    assert frame[["positive_iou_p10", "positive_iou_p50", "matched_iou"]].isna().all().all()
+    assert np.isnan(frame["AP95"].iloc[0]) and frame["AP95"].iloc[1] == 52
+    assert frame["protocol"].tolist() == ["oa-mil"] + ["alpha-iou"] * 7

@@ -39,8 +39,10 @@ MODULES: dict[str, list[str]] = {
     "noisybox/confusion.py": ["tests/test_evaluate.py"],
     "noisybox/formats/json_layout.py": ["tests/test_json_layout.py"],
     "noisybox/evaluate.py": ["tests/test_evaluate.py"],
-    "noisybox/report/tables.py": ["tests/test_layers.py", "tests/test_bench.py", "-k",
-                                  "report or improvement or spread or table or relative"],
+    "noisybox/report/tables.py": ["tests/test_layers.py", "tests/test_bench.py",
+                                  "tests/test_studies.py", "-k",
+                                  "report or improvement or spread or table or relative or "
+                                  "load_results or rendered"],
     "noisybox/formats/": ["tests/test_formats.py", "tests/test_convert.py", "-k",
                           "not shared_datasets"],
     "noisybox/losses/penalties.py": ["tests/test_losses_reference.py",
