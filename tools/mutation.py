@@ -38,7 +38,7 @@ MODULES: dict[str, list[str]] = {
                         "tests/test_cli_annotations.py"],
     "noisybox/confusion.py": ["tests/test_evaluate.py"],
     "noisybox/formats/json_layout.py": ["tests/test_json_layout.py"],
-    "noisybox/evaluate.py": ["tests/test_evaluate.py"],
+    "noisybox/evaluate.py": ["tests/test_evaluate.py", "tests/test_diagnostics.py"],
     "noisybox/report/tables.py": ["tests/test_layers.py", "tests/test_bench.py",
                                   "tests/test_studies.py", "-k",
                                   "report or improvement or spread or table or relative or "
