@@ -4,6 +4,7 @@ import contextlib
 import copy
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -385,3 +386,109 @@ def test_confusion_matrix_on_images_without_boxes_or_detections():
     np.testing.assert_array_equal(matrix.counts, [[0, 0, 1], [0, 0, 0], [1, 1, 0]])
     counts = confusion_matrix(truth, found).counts
     np.testing.assert_array_equal(counts, [[0, 0, 1], [0, 0, 1], [1, 1, 0]])
+
+
+def _with_record(change: dict | None = None, drop: str | None = None, replace=None) -> dict:
+    """A small valid ground truth whose second annotation is changed."""
+    document = coco_document(images=3, boxes_per_image=2, seed=5)
+    record = document["annotations"][1]
+    if replace is not None:
+        document["annotations"][1] = replace
+        return document
+    record.update(change or {})
+    if drop:
+        del record[drop]
+    return document
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (_with_record(replace=[1, 2]), "annotations[1]: not an object"),
+        (_with_record({"bbox": [1, 2, 3]}), "annotations[1]: bbox must be [x, y, w, h]"),
+        (_with_record({"bbox": [1, 2, 3, float("nan")]}), "bbox must be [x, y, w, h]"),
+        (_with_record({"bbox": [1, 2, True, 4]}), "bbox must be [x, y, w, h]"),
+        (_with_record({"bbox": "1 2 3 4"}), "bbox must be [x, y, w, h]"),
+        (_with_record({"bbox": [1, 2, -3, 4]}), "annotations[1]: bbox has a negative width"),
+        (_with_record({"bbox": [1, 2, 3, -4]}), "bbox has a negative width or height"),
+        (_with_record({"image_id": 999}), "annotations[1]: image_id 999 is not an image"),
+        (_with_record({"image_id": True}), "image_id True is not an image of the file"),
+        (_with_record(drop="image_id"), "image_id None is not an image of the file"),
+        (_with_record({"category_id": 2}), "category_id 2 is not a category of the file"),
+        (_with_record({"category_id": [1]}), "category_id [1] is not a category"),
+        (_with_record({"iscrowd": 2}), "iscrowd must be 0 or 1; got 2"),
+        (_with_record({"iscrowd": True}), "iscrowd must be 0 or 1; got True"),
+        (_with_record({"iscrowd": 1.0}), "iscrowd must be 0 or 1; got 1.0"),
+        (_with_record({"area": -1}), "area must be a finite number >= 0; got -1"),
+        (_with_record({"area": "big"}), "area must be a finite number >= 0; got 'big'"),
+        (_with_record({"area": float("inf")}), "area must be a finite number >= 0; got inf"),
+        ({"images": [], "categories": []}, "not a COCO detection file"),
+        ({"annotations": {}, "images": []}, "not a COCO detection file"),
+        ({"annotations": [], "images": {}}, "images and categories must be lists"),
+        ({"annotations": [], "images": [], "categories": "x"}, "images and categories"),
+        ({"annotations": [], "images": [{"id": 1.5}]}, "images[0]: needs an integer or text"),
+        ({"annotations": [], "images": [{"id": 1}, {"id": 1}]}, "images[1]: duplicate id 1"),
+        ({"annotations": [], "images": [], "categories": [{"id": 4}, {"id": 4}]},
+         "categories[1]: duplicate id 4"),
+        ({"annotations": [], "images": [], "categories": [{"name": "x"}]},
+         "categories[0]: needs an integer or text id"),
+    ],
+)  # fmt: skip
+def test_each_bad_ground_truth_is_refused_naming_the_record(document, message):
+    """One line naming the record and what is wrong with it; the fast whole-file check
+    never lets one through."""
+    detections = [{"image_id": 100, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.5}]
+    with pytest.raises(NoisyboxError, match=r"^ground truth: .*" + re.escape(message)):
+        evaluate_detections(document, detections)
+
+
+def test_a_ground_truth_with_every_optional_field_left_out_is_accepted():
+    """``area`` and ``iscrowd`` are optional (COCO's defaults: w·h and 0); integer boxes."""
+    document = coco_document(images=3, boxes_per_image=2, seed=5)
+    for record in document["annotations"]:
+        del record["area"], record["iscrowd"]
+        record["bbox"] = [int(v) for v in record["bbox"]]
+    detections = [dict(r, score=0.9) for r in document["annotations"]]
+    result = evaluate_detections(document, detections)
+    assert result.metrics["mAP"] == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("image_id", True), ("image_id", 100.0), ("category_id", [1]), ("category_id", None)],
+)
+def test_a_detection_with_an_id_of_the_wrong_type_is_named(field, value):
+    document = coco_document(images=3, boxes_per_image=2, seed=5)
+    good = {"image_id": 100, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.5}
+    detections = [good, good, dict(good, **{field: value})]
+    with pytest.raises(NoisyboxError, match=r"^detections\[2\]: "):
+        evaluate_detections(document, detections)
+
+
+def test_size_ranges_without_ground_truth_are_not_applicable():
+    """COCO's ranges include both ends: a 32 × 32 box is small and medium; with only
+    small boxes the large range is n/a (None), not 0."""
+    document = coco_document(images=2, boxes_per_image=2, seed=5)
+    for record in document["annotations"]:
+        record["bbox"] = [10, 10, 32, 32]
+        record["area"] = 32.0 * 32.0
+    detections = [dict(r, score=0.9) for r in document["annotations"]]
+    metrics = evaluate_detections(document, detections).metrics
+    assert metrics["APl"] is None and metrics["APs"] == pytest.approx(100.0)
+    assert metrics["APm"] == pytest.approx(100.0)
+    for record in document["annotations"]:
+        record["area"] = 96.0**2 + 1
+    metrics = evaluate_detections(document, detections).metrics
+    assert metrics["APs"] is None and metrics["APm"] is None
+    assert metrics["APl"] == pytest.approx(100.0)
+
+
+def test_an_unknown_backend_is_named():
+    document = coco_document(images=2, boxes_per_image=2, seed=5)
+    detections = [dict(r, score=0.9) for r in document["annotations"]]
+    with pytest.raises(NoisyboxError, match="backend must be one of faster, pycocotools") as raised:
+        evaluate_detections(document, detections, backend="detectron2")
+    assert raised.value.parameter == "backend"
+    both = [evaluate_detections(document, detections, backend=b).metrics
+            for b in ("faster", "pycocotools")]  # fmt: skip
+    assert both[0] == both[1]
