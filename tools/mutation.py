@@ -47,6 +47,10 @@ MODULES: dict[str, list[str]] = {
                           "not shared_datasets"],
     "noisybox/losses/penalties.py": ["tests/test_losses_reference.py",
                                      "tests/test_losses_authors.py"],
+    "noisybox/losses/alpha_iou.py": ["tests/test_losses_reference.py",
+                                     "tests/test_losses_authors.py",
+                                     "tests/test_losses_modules.py",
+                                     "tests/test_losses_numerics.py"],
 }  # fmt: skip
 
 
