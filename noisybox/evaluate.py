@@ -280,6 +280,117 @@ def _size_range_absent(counted: list[dict]) -> set[str]:
     }
 
 
+def coco_box_iou(detections: np.ndarray, truths: np.ndarray, crowd: np.ndarray) -> np.ndarray:
+    """IoU of each detection with the ground truth of the same row, by COCO's rule.
+
+    Boxes are COCO ``[x, y, w, h]`` in pixels, ``(N, 4)`` float64; against a crowd ground
+    truth (``crowd``, ``(N,)`` bool) the union is the detection's own area. The arithmetic
+    is pycocotools' ``bbIou`` (``maskApi.c``) operation for operation, so the values are
+    bit for bit COCOeval's (its matching compares them with thresholds)."""
+    dx, dy, dw, dh = detections.T
+    gx, gy, gw, gh = truths.T
+    width = np.minimum(dw + dx, gw + gx) - np.maximum(dx, gx)
+    height = np.minimum(dh + dy, gh + gy) - np.maximum(dy, gy)
+    intersection = width * height
+    detection_area = dw * dh
+    union = np.where(crowd, detection_area, detection_area + gw * gh - intersection)
+    overlapping = (width > 0) & (height > 0)
+    return np.where(overlapping, intersection / np.where(overlapping, union, 1.0), 0.0)
+
+
+def _with_integer_ids(gt_document: dict, kept: list[dict]) -> tuple[dict, list[dict], dict]:
+    """The ground truth and detections with their image and category ids numbered from 1,
+    where some are text (faster-coco-eval reads every id as an integer); and the original
+    category id of each number. Documents of integer ids come back as they are."""
+    images = [image["id"] for image in gt_document["images"]]
+    categories = [category["id"] for category in gt_document["categories"]]
+    if {*map(type, images), *map(type, categories)} <= {int}:
+        return gt_document, kept, {}
+    image_number = {image: n for n, image in enumerate(images, start=1)}
+    ordered = sorted(categories, key=lambda c: (isinstance(c, str), c))
+    category_number = {category: n for n, category in enumerate(ordered, start=1)}
+
+    def renumbered(record: dict) -> dict:
+        return dict(
+            record,
+            image_id=image_number[record["image_id"]],
+            category_id=category_number[record["category_id"]],
+        )
+
+    document = dict(
+        gt_document,
+        images=[dict(image, id=image_number[image["id"]]) for image in gt_document["images"]],
+        categories=[dict(c, id=category_number[c["id"]]) for c in gt_document["categories"]],
+        annotations=[renumbered(record) for record in gt_document["annotations"]],
+    )
+    original = {n: category for category, n in category_number.items()}
+    return document, [renumbered(record) for record in kept], original
+
+
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """``0 .. count - 1`` for each of ``counts``, concatenated."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _ious_by_pair(gt_document: dict, kept: list[dict]) -> dict[tuple, np.ndarray]:
+    """COCOeval's IoU matrix of every (image id, category id) pair with both detections and
+    ground truth: rows the pair's detections by descending score (ties in file order, as
+    its mergesort), at most :data:`MAX_DETECTIONS`; columns its ground truths in file
+    order. Computed in one vectorized pass instead of one Python call a pair."""
+    image_ids = {image["id"]: row for row, image in enumerate(gt_document["images"])}
+    categories = {c["id"]: k for k, c in enumerate(gt_document["categories"])}
+    width = len(categories)
+
+    def pair_codes(records: list[dict]) -> np.ndarray:
+        return np.fromiter(
+            (image_ids[r["image_id"]] * width + categories[r["category_id"]] for r in records),
+            np.int64,
+            len(records),
+        )
+
+    annotations = gt_document["annotations"]
+    gt_code = pair_codes(annotations)
+    gt_order = np.argsort(gt_code, kind="stable")
+    gt_boxes = np.asarray([a["bbox"] for a in annotations], np.float64).reshape(-1, 4)[gt_order]
+    gt_crowd = np.asarray([bool(a["iscrowd"]) for a in annotations], bool)[gt_order]
+    gt_code = gt_code[gt_order]
+    dt_code = pair_codes(kept)
+    scores = np.asarray([d["score"] for d in kept], np.float64)
+    dt_order = np.lexsort((np.arange(len(kept)), -scores, dt_code))
+    dt_code = dt_code[dt_order]
+    dt_boxes = np.asarray([d["bbox"] for d in kept], np.float64).reshape(-1, 4)[dt_order]
+    pairs, dt_start, dt_count = np.unique(dt_code, return_index=True, return_counts=True)
+    gt_start = np.searchsorted(gt_code, pairs)
+    gt_count = np.searchsorted(gt_code, pairs, side="right") - gt_start
+    dt_count = np.minimum(dt_count, MAX_DETECTIONS)
+    both = gt_count > 0
+    pairs, dt_start, dt_count = pairs[both], dt_start[both], dt_count[both]
+    gt_start, gt_count = gt_start[both], gt_count[both]
+    # every (detection, ground truth) pair of a group, detection-major, groups in turn
+    detection = np.repeat(dt_start, dt_count) + _ranks(dt_count)
+    per_detection = np.repeat(gt_count, dt_count)
+    truth = np.repeat(np.repeat(gt_start, dt_count), per_detection) + _ranks(per_detection)
+    ious = coco_box_iou(
+        dt_boxes[np.repeat(detection, per_detection)], gt_boxes[truth], gt_crowd[truth]
+    )
+    image_of = {row: image_id for image_id, row in image_ids.items()}
+    category_of = {k: category for category, k in categories.items()}
+    sizes = dt_count * gt_count
+    ends = np.cumsum(sizes)
+    result = {}
+    for pair, end, size, rows, columns in zip(
+        pairs.tolist(),
+        ends.tolist(),
+        sizes.tolist(),
+        dt_count.tolist(),
+        gt_count.tolist(),
+        strict=True,
+    ):
+        key = (image_of[pair // width], category_of[pair % width])
+        result[key] = ious[end - size : end].reshape(rows, columns)
+    return result
+
+
 def mean_matched_iou(ground_truth: dict, detections: list, threshold: float = 0.5) -> float | None:
     """Mean IoU of the detections that COCO's matching pairs with a ground-truth box at
     ``threshold``, in [0, 1]; ``None`` when nothing matches.
@@ -356,10 +467,18 @@ def evaluate_detections(
         return result
     with contextlib.redirect_stdout(io.StringIO()):  # both backends print progress
         gt = coco_class()
-        gt.dataset = copy.deepcopy(gt_document) if backend == "pycocotools" else gt_document
+        backend_document, backend_kept, original = _with_integer_ids(gt_document, kept)
+        gt.dataset = (
+            copy.deepcopy(backend_document) if backend == "pycocotools" else backend_document
+        )
         gt.createIndex()
-        dt = gt.loadRes(kept)
+        dt = gt.loadRes(backend_kept)
         evaluator = eval_class(gt, dt, iouType="bbox")
+        if backend == "faster":  # its IoUs, looked up instead of computed a pair at a time
+            ious = _ious_by_pair(backend_document, backend_kept)
+            evaluator.computeIoU = lambda image_id, category_id: ious.get(
+                (image_id, category_id), []
+            )
         evaluator.evaluate()
         evaluator.accumulate()
     thresholds = np.asarray(evaluator.params.iouThrs)
@@ -376,7 +495,7 @@ def evaluate_detections(
         metrics[name] = _mean_valid(precision[:, :, :, index, last])
     metrics["AR100"] = _mean_valid(recall[:, :, 0, last]) or 0.0
     result.metrics = metrics
-    category_order = list(evaluator.params.catIds)
+    category_order = [original.get(c, c) for c in evaluator.params.catIds]
     per_class = np.zeros(len(category_order))
     position = {category: i for i, category in enumerate(category_order)}
     for annotation in counted:

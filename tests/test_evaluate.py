@@ -492,3 +492,83 @@ def test_an_unknown_backend_is_named():
     both = [evaluate_detections(document, detections, backend=b).metrics
             for b in ("faster", "pycocotools")]  # fmt: skip
     assert both[0] == both[1]
+
+
+def test_coco_box_iou_is_pycocotools_bbiou_bit_for_bit():
+    """Reference: pycocotools' ``mask.iou`` on boxes (maskApi.c ``bbIou``), crowd and not,
+    with touching, nested, disjoint and zero-area boxes."""
+    from pycocotools import mask as mask_utils
+
+    from noisybox.evaluate import coco_box_iou
+
+    rng = np.random.default_rng(3)
+    detections = np.round(rng.uniform(0, 50, (300, 4)), 1)
+    truths = np.round(rng.uniform(0, 50, (40, 4)), 1)
+    truths[:5, 2] = 0.0  # zero width
+    detections[:5] = truths[5:10]  # identical
+    detections[5:10, 0] = truths[10:15, 0] + truths[10:15, 2]  # touching on the right
+    crowd = rng.random(40) < 0.3
+    expected = mask_utils.iou(detections.tolist(), truths.tolist(), crowd.astype(np.uint8).tolist())
+    rows, columns = np.meshgrid(np.arange(300), np.arange(40), indexing="ij")
+    found = coco_box_iou(detections[rows.ravel()], truths[columns.ravel()], crowd[columns.ravel()])
+    assert np.array_equal(found.reshape(300, 40), expected)
+
+
+def test_the_iou_matrices_are_faster_coco_eval_s_own(case):
+    """Reference: faster-coco-eval's ``computeIoU`` for every (image, class) pair, with
+    crowd boxes, tied scores and a pair of more than 100 detections."""
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    from noisybox.evaluate import _ious_by_pair, _prepare_detections, _prepare_ground_truth
+
+    document, detections = copy.deepcopy(case)
+    document["annotations"][0]["iscrowd"] = 1
+    first = document["annotations"][2]
+    detections += [dict(image_id=first["image_id"], category_id=first["category_id"],
+                        bbox=[v + i % 7 for v in first["bbox"]], score=round(i / 300, 1))
+                   for i in range(150)]  # fmt: skip
+    gt_document, image_ids = _prepare_ground_truth(document)
+    categories = {c["id"] for c in gt_document["categories"]}
+    kept = _prepare_detections(detections, image_ids, categories, [])
+    found = _ious_by_pair(gt_document, kept)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = gt_document
+        gt.createIndex()
+        evaluator = COCOeval_faster(gt, gt.loadRes(kept), iouType="bbox")
+        evaluator.params.imgIds = sorted(evaluator.params.imgIds)
+        evaluator._prepare()
+    compared = 0
+    for image_id in image_ids:
+        for category_id in categories:
+            expected = evaluator.computeIoU(image_id, category_id)
+            mine = found.get((image_id, category_id), [])
+            if len(expected) == 0:
+                assert len(mine) == 0
+                continue
+            assert np.array_equal(mine, expected), (image_id, category_id)
+            compared += 1
+    assert compared > 100 and max(len(m) for m in found.values()) == 100
+
+
+def test_text_ids_evaluate_as_their_integer_twins(case):
+    """COCO allows text ids; faster-coco-eval reads ids as integers, so they are numbered
+    for it: the metrics are those of the same data with integer ids, per class under the
+    text ids, on both backends."""
+    document, detections = copy.deepcopy(case)
+    texts = copy.deepcopy(case)
+    name = {1: "cat", 3: "dog", 7: "car"}
+    for record in texts[0]["images"]:
+        record["id"] = f"im-{record['id']}"
+    for record in texts[0]["categories"]:
+        record["id"] = name[record["id"]]
+    for record in [*texts[0]["annotations"], *texts[1]]:
+        record["image_id"] = f"im-{record['image_id']}"
+        record["category_id"] = name[record["category_id"]]
+    for backend in ("faster", "pycocotools"):
+        plain = evaluate_detections(document, detections, backend=backend)
+        text = evaluate_detections(*texts, backend=backend)
+        assert text.metrics == pytest.approx(plain.metrics)  # classes averaged in another order
+        assert text.matches == plain.matches
+        assert {name[int(k)]: v for k, v in plain.per_class.items()} == text.per_class
+    assert texts[0]["images"][0]["id"] == "im-100"  # the caller's document is untouched
