@@ -73,6 +73,9 @@ def scratch(module: str, tests: list[str]) -> Path:
     shutil.copytree(ROOT / "noisybox", folder / "noisybox")
     shutil.copytree(ROOT / "cli", folder / "noisybox" / "cli")
     shutil.copytree(ROOT / "tests", folder / "tests")
+    # tests that read the README or the committed studies (rendering, the loss table)
+    shutil.copytree(ROOT / "benchmarks", folder / "benchmarks")
+    shutil.copy(ROOT / "README.md", folder / "README.md")
     files = [t for t in tests if t.startswith("tests/")]
     options = [t for t in tests if not t.startswith("tests/")]  # -k EXPRESSION
     config = (ROOT / "pyproject.toml").read_text()
