@@ -84,7 +84,7 @@ def scratch(module: str, tests: list[str]) -> Path:
         "[tool.pytest.ini_options]\nmarkers = ['slow: whole grids, torchrun']\n\n"
         "[tool.mutmut]\n"
         f"source_paths = [{json.dumps(module)}]\n"
-        'also_copy = ["noisybox/"]\n'
+        'also_copy = ["noisybox/", "README.md", "benchmarks/"]\n'
         f"pytest_add_cli_args = {json.dumps(FAST)}\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(files + options)}\n"
     )
