@@ -572,3 +572,39 @@ def test_text_ids_evaluate_as_their_integer_twins(case):
         assert text.matches == plain.matches
         assert {name[int(k)]: v for k, v in plain.per_class.items()} == text.per_class
     assert texts[0]["images"][0]["id"] == "im-100"  # the caller's document is untouched
+
+
+def test_many_detections_an_image_are_scored_up_to_100_as_pycocotools_does():
+    """Reference: pycocotools' summary with 30 detections an image (maxDets 100, not 10)."""
+    document = coco_document(images=20, boxes_per_image=5, seed=2)
+    detections = jittered_detections(document, seed=4, copies=6, sigma=0.15)
+    stats = reference(document, detections).stats * 100
+    for backend in ("faster", "pycocotools"):
+        ours = evaluate_detections(document, detections, backend=backend).metrics
+        assert ours["mAP"] == pytest.approx(stats[0], abs=1e-9)
+        assert ours["AR100"] == pytest.approx(stats[8], abs=1e-9)
+        assert ours["AR100"] != pytest.approx(stats[7], abs=1e-3)  # AR10 differs here
+
+
+def test_the_empty_results_name_every_metric_and_why():
+    document = coco_document(images=3, boxes_per_image=2, seed=5)
+    result = evaluate_detections(document, [], backend="pycocotools")
+    names = [f"AP{t}" for t in range(50, 100, 5)] + ["mAP", "mAP75:95", "APs", "APm", "APl",
+                                                     "AR100"]  # fmt: skip
+    assert sorted(result.metrics) == sorted(names) and result.backend == "pycocotools"
+    assert result.warnings == ["no detections to evaluate: every metric is 0"]
+    for record in document["annotations"]:
+        record["iscrowd"] = 1
+    detections = [dict(r, score=0.5) for r in document["annotations"]]
+    result = evaluate_detections(document, detections)
+    assert result.warnings == ["the ground truth has no (non-crowd) boxes: every metric is 0"]
+    assert set(result.metrics.values()) <= {0.0, None} and result.metrics["APl"] is None
+
+
+def test_per_class_results_carry_each_class_s_name_or_id():
+    document = coco_document(images=4, boxes_per_image=3, seed=5)
+    del document["categories"][1]["name"]  # class 3 has no name: its id stands in
+    detections = [dict(r, score=0.5) for r in document["annotations"]]
+    per_class = evaluate_detections(document, detections).per_class
+    assert per_class["1"]["name"] == "cat" and per_class["3"]["name"] == "3"
+    assert per_class["7"]["name"] == "car"
