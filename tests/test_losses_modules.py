@@ -155,3 +155,49 @@ def test_compiled_module_falls_back_where_fusion_does_not_apply(boxes):
     target = target.clone().requires_grad_(True)
     module(pred, target).backward()
     assert target.grad is not None and torch.isfinite(target.grad).all()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"box_format": "yxyx"}, "box_format must be one of xyxy, xywh, cxcywh; got 'yxyx'"),
+        ({"reduction": "max"}, "reduction must be one of none, mean, sum; got 'max'"),
+        ({"penalty_form": "authors"}, "penalty_form must be one of"),
+        ({"inner_ratio": 0.0}, "inner_ratio must be > 0; got 0.0"),
+        ({"kind": "siou", "theta": -1.0}, "theta must be > 0; got -1.0"),
+        ({"shape_scale": float("inf"), "kind": "shape-iou"}, "shape_scale must be finite; got inf"),
+        ({"kind": "mpdiou", "image_size": (0, 10)}, r"image_size must be \(width, height\) > 0"),
+        ({"kind": "mpdiou", "image_size": (10, 10, 3)}, r"image_size must be \(width, height\)"),
+        ({"kind": "giou", "penalty_form": "official"},
+         "penalty_form official changes DIoU's distance term: diou, ciou and eiou have it, giou "
+         "has not"),
+    ],
+)  # fmt: skip
+def test_bad_loss_arguments_are_named_with_what_was_given(settings, message):
+    boxes = torch.tensor([[0.0, 0.0, 2.0, 2.0]])
+    with pytest.raises(ValueError, match=message):
+        alpha_iou_loss(boxes, boxes, **settings)
+
+
+def test_a_loss_module_names_a_bad_weight_or_gamma_and_accepts_gamma_zero():
+    with pytest.raises(ValueError, match="weight must be one of"):
+        AlphaIoULoss("iou", weight="heavy")
+    with pytest.raises(ValueError, match=r"gamma must be >= 0; got -0\.5"):
+        AlphaIoULoss("eiou", weight="focal", gamma=-0.5)
+    boxes = torch.tensor([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 1.0, 2.0]])
+    target = torch.tensor([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0]])
+    focal = AlphaIoULoss("eiou", alpha=1.0, weight="focal", gamma=0.0, reduction="none")
+    plain = AlphaIoULoss("eiou", alpha=1.0, reduction="none")
+    torch.testing.assert_close(focal(boxes, target), plain(boxes, target))  # IoU^0 = 1
+
+
+def test_image_sizes_and_the_default_alpha_of_box_cox():
+    """Box-Cox's default α is 1 (the IoU loss); its default reduction keeps every pair; a
+    disjoint pair is floored at eps = 1e-7."""
+    from noisybox.losses import box_cox_iou_loss
+
+    pred = torch.tensor([[0.0, 0.0, 2.0, 2.0], [5.0, 5.0, 6.0, 6.0]])
+    target = torch.tensor([[0.0, 0.0, 2.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    found = box_cox_iou_loss(pred, target)
+    torch.testing.assert_close(found, torch.tensor([0.5, 1.0 - 1e-7]))
+    assert alpha_iou_loss(pred, target, kind="mpdiou", image_size=(64, 48)).shape == (2,)
