@@ -729,23 +729,17 @@ def test_a_seed_gives_the_same_noisy_annotations_forever(tmp_path):
     assert expected["gaussian shift scale"]["report"]["clamped"]["height"]
 
 
-@pytest.mark.parametrize(
-    ("settings", "parameter"),
-    [
-        ({"protocol": "gaussian"}, "protocol"),
-        ({"box_fraction": 1.5}, "box_fraction"),
-        ({"eta": float("inf")}, "eta"),
-        ({"shift": -0.1}, "shift"),
-        ({"drop": 1.5}, "drop"),
-        ({"spurious": 2.0}, "spurious"),
-        ({"scale": 1.0}, "scale"),
-    ],
-)
-def test_a_bad_noise_setting_names_its_parameter(settings, parameter):
+#: one bad value of each kind of setting
+BAD_NOISE_SETTINGS = {"protocol": "gaussian", "box_fraction": 1.5, "eta": float("inf"),
+                      "shift": -0.1, "drop": 1.5, "spurious": 2.0, "scale": 1.0}  # fmt: skip
+
+
+@pytest.mark.parametrize(("parameter", "value"), BAD_NOISE_SETTINGS.items())
+def test_a_bad_noise_setting_names_its_parameter(parameter, value):
     """The error names the setting as the library calls it (the command line shows it as
     its flag)."""
     with pytest.raises(NoisyboxError, match=parameter) as raised:
-        NoiseConfig(**settings)
+        NoiseConfig(**{parameter: value})
     assert raised.value.parameter == parameter
 
 
