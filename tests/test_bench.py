@@ -631,3 +631,51 @@ def test_load_results_reads_the_diagnostics_and_run_settings_of_each_run(tmp_pat
     assert frame[["positive_iou_p10", "positive_iou_p50", "matched_iou"]].isna().all().all()
     assert np.isnan(frame["AP95"].iloc[0]) and frame["AP95"].iloc[1] == 52
     assert frame["protocol"].tolist() == ["oa-mil"] + ["alpha-iou"] * 7
+
+
+def test_load_results_refuses_mixed_settings_and_picks_one_by_prefix(tmp_path):
+    """A store of two settings is refused, naming each with its runs and what differs;
+    ``settings`` (a fingerprint's first characters) picks one; an empty store is named."""
+    for name, steps in (("aaa111", 800), ("bbb222", 1000)):
+        for seed in (0, 1, 2)[: 2 if steps == 800 else 3]:
+            append_record(tmp_path / "results" / "results.jsonl", {
+                "run_id": f"{name}-{seed}", "settings": name, "fraction": 1.0, "eta": 0.0,
+                "seed": seed, "loss": "iou", "metrics": dict.fromkeys(METRICS, 10.0 + seed),
+                "grid_settings": {"max_steps": steps, "model": "fcos"},
+            })  # fmt: skip
+    with pytest.raises(NoisyboxError) as raised:
+        load_results(tmp_path)
+    assert str(raised.value) == (
+        f"{tmp_path}: holds runs of 2 different settings (aaa111: 2 runs, bbb222: 3 runs; "
+        "they differ in max_steps 800 / 1000); never averaged together: pick one with "
+        "--settings ID"
+    )
+    assert len(load_results(tmp_path, settings="aaa")[0]) == 2
+    assert len(load_results(tmp_path, settings="bbb222")[0]) == 3
+    with pytest.raises(NoisyboxError) as raised:
+        load_results(tmp_path, settings="c")
+    assert str(raised.value) == (
+        f"--settings c: matches 0 of the settings in {tmp_path} (aaa111, bbb222)"
+    )
+    (tmp_path / "empty" / "results").mkdir(parents=True)
+    with pytest.raises(NoisyboxError, match="no finished runs in results/"):
+        load_results(tmp_path / "empty")
+
+
+def test_a_table_over_data_fractions_labels_its_blocks_by_data(tmp_path):
+    """Blocks by data fraction ("50% data", heading "data"), or by both ("η = 0.2, 50%
+    data", heading "training set")."""
+    for fraction in (1.0, 0.5):
+        for eta in (0.2,) if fraction == 0.5 else (0.2, 0.4):
+            append_record(tmp_path / "results" / "results.jsonl", {
+                "run_id": f"{fraction}-{eta}", "settings": "s", "fraction": fraction,
+                "eta": eta, "seed": 0, "loss": "iou", "metrics": dict.fromkeys(METRICS, 5.0),
+            })  # fmt: skip
+    frame = load_results(tmp_path)[0]
+    by_data = render(robustness_table(frame[frame["eta"] == 0.2]), "markdown").splitlines()
+    assert by_data[0].startswith("| data | loss |")
+    assert by_data[2].startswith("| 100% data | iou |") and by_data[3].startswith("| 50% data |")
+    both = render(robustness_table(frame), "markdown").splitlines()
+    assert both[0].startswith("| training set | loss |")
+    assert both[2].startswith("| η = 0.2, 100% data |") and "η = 0.4, 100% data" in both[3]
+    assert both[4].startswith("| η = 0.2, 50% data |")
