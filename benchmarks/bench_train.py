@@ -39,14 +39,15 @@ from PIL import Image
 from torchvision.models.detection import FCOS
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 
-from noisybox.losses import build_loss
-from noisybox.shapes import ShapesConfig, make_shapes_dataset
+from noisybox.shapes import CLASSES, ShapesConfig, make_shapes_dataset
 from noisybox.training.data import build_transform
 from noisybox.training.models import build_backbone, build_detector
 from noisybox.training.trainer import (
     TrainConfig,
     Trainer,
     autocast_dtype,
+    build_box_loss,
+    build_optimizer,
     data_from_folder,
     train_step,
 )
@@ -130,18 +131,36 @@ def torchvision_step(args, amp: bool):
     return step
 
 
-def noisybox_step(args):
-    """A training step as ``noisybox train`` takes it (its FCOS with batched matching, GIoU,
-    ``train_step``: AMP with ``--amp``, clipping)."""
+def noisybox_config(folder: Path, args, steps: int, **settings) -> TrainConfig:
+    """The ``noisybox train`` settings both noisybox measurements use (``--loss giou``)."""
+    return TrainConfig(
+        **data_from_folder(folder),
+        model="fcos",
+        backbone=args.backbone,
+        loss="giou",
+        image_size=args.img_size,
+        batch_size=args.batch_size,
+        max_steps=steps + args.warmup,
+        lr=1e-3,
+        device=args.device,
+        amp=args.amp,
+        workers=args.workers,
+        **settings,
+    )
+
+
+def noisybox_step(folder: Path, args):
+    """A training step as ``noisybox train`` takes it (its FCOS with batched matching, its
+    box loss and optimizer, ``train_step``: AMP with ``--amp``, clipping)."""
+    config = noisybox_config(folder, args, args.steps)
     torch.manual_seed(0)
     device = torch.device(args.device)
     model = build_detector(
-        "fcos", args.backbone, 4, args.img_size, build_loss("giou", reduction="sum")
-    )
-    model = model.to(device)
+        config.model, config.backbone, len(CLASSES), config.image_size, build_box_loss(config)
+    ).to(device)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4, foreach=True)
-    dtype = autocast_dtype(device, args.amp)
+    optimizer = build_optimizer(model, config)
+    dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
 
     def step(images, targets):
@@ -227,23 +246,10 @@ def plain_loop(folder: Path, args, steps: int, augment: bool) -> float:
 
 
 def noisybox_loop(folder: Path, args, steps: int, out: Path, augment: bool) -> float:
-    config = TrainConfig(
-        **data_from_folder(folder),
-        model="fcos",
-        backbone=args.backbone,
-        loss="giou",
-        image_size=args.img_size,
-        batch_size=args.batch_size,
-        max_steps=steps + args.warmup,
-        lr=1e-3,
-        device=args.device,
-        amp=args.amp,
-        augment=augment,
-        workers=args.workers,
-        out=str(out),
-        log_every=args.warmup,
+    config = noisybox_config(
+        folder, args, steps, augment=augment, out=str(out), log_every=args.warmup,
         checkpoint_every=10**9,
-    )
+    )  # fmt: skip
     trainer = Trainer(config, log=lambda line: None)
     trainer.train()
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -284,7 +290,7 @@ def main() -> None:
                 folder, args, args.steps, torchvision_step(args, False)
             ),
             "model alone, noisybox's step": lambda r: model_alone(
-                folder, args, args.steps, noisybox_step(args)
+                folder, args, args.steps, noisybox_step(folder, args)
             ),
         }
         if cuda and args.amp:  # what bf16 alone gives
@@ -308,7 +314,7 @@ def main() -> None:
             for name, loop in loops.items():
                 figures[name].append(loop(repeat))
         if args.profile:
-            profile_step(folder, args, noisybox_step(args), args.profile)
+            profile_step(folder, args, noisybox_step(folder, args), args.profile)
     medians = {name: statistics.median(values) for name, values in figures.items()}
     plain = medians["plain torchvision loop"]
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"

@@ -43,11 +43,7 @@ from .hooks import (
     StepContext,
     TensorBoard,
 )
-from .models import (
-    build_detector,
-    count_parameters,
-    load_cached_imagenet_weights,
-)
+from .models import build_detector, count_parameters, load_cached_imagenet_weights
 from .run_folder import RunFolder
 
 #: below this mAP (percent) a run is reported as having barely learned
