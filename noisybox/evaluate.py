@@ -7,7 +7,6 @@ Metrics are in percent, like the α-IoU paper's tables. Two backends give the sa
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import math
 from dataclasses import asdict, dataclass, field
@@ -127,7 +126,7 @@ def _regular_ground_truth(records: list, image_ids: set, category_ids: set) -> b
         crowd = [record.get("iscrowd", 0) for record in records]
         areas = [record["area"] for record in records if "area" in record]
         types = {*map(type, chain.from_iterable(bbox_values)), *map(type, areas)}
-        boxes = np.asarray(bbox_values, np.float64)
+        boxes = np.asarray(bbox_values, np.float64).reshape(-1, 4)
         area = np.asarray(areas, np.float64)
     except (KeyError, TypeError, ValueError, OverflowError):
         return False
@@ -181,7 +180,7 @@ def _prepare_ground_truth(document: dict) -> tuple[dict, dict[object, int]]:
         annotations.append(record)
     ground_truth["annotations"] = annotations
     ground_truth.setdefault("categories", [])
-    ground_truth.setdefault("info", {})
+    ground_truth.setdefault("info", {})  # some pycocotools releases read it in loadRes
     return ground_truth, {image["id"]: i for i, image in enumerate(ground_truth["images"])}
 
 
@@ -208,7 +207,7 @@ def _prepare_detections(
     except (KeyError, TypeError, ValueError, OverflowError):
         _raise_first_malformed(detections)
         raise
-    _raise_first_malformed_types(image, category, detections)
+    _raise_first_malformed_types(image, category)
     for count, what in (
         (int((~known_image).sum()), "images"),
         (int((known_image & ~known_category).sum()), "classes"),
@@ -247,7 +246,7 @@ def _raise_first_malformed(detections: list) -> None:
             )
 
 
-def _raise_first_malformed_types(image: list, category: list, detections: list) -> None:
+def _raise_first_malformed_types(image: list, category: list) -> None:
     """Ids of a type no ground truth has (booleans, lists, numbers with a fraction)."""
     if {*map(type, image), *map(type, category)} <= {int, str}:  # the usual case, at C speed
         return
@@ -468,9 +467,7 @@ def evaluate_detections(
     with contextlib.redirect_stdout(io.StringIO()):  # both backends print progress
         gt = coco_class()
         backend_document, backend_kept, original = _with_integer_ids(gt_document, kept)
-        gt.dataset = (
-            copy.deepcopy(backend_document) if backend == "pycocotools" else backend_document
-        )
+        gt.dataset = backend_document  # new records: COCOeval may add fields to them
         gt.createIndex()
         dt = gt.loadRes(backend_kept)
         evaluator = eval_class(gt, dt, iouType="bbox")
@@ -502,7 +499,7 @@ def evaluate_detections(
         per_class[position[annotation["category_id"]]] += 1
     for threshold in MATCH_THRESHOLDS:
         t = int(np.argmin(np.abs(thresholds - threshold)))
-        found = np.clip(recall[t, :, 0, last], 0, None)
+        found = recall[t, :, 0, last]  # -1 (no ground truth) only where per_class is 0
         result.matches[f"IoU>={threshold}"] = round(float((found * per_class).sum()))
     names = {c["id"]: str(c.get("name", c["id"])) for c in gt_document["categories"]}
     result.per_class = {

@@ -248,3 +248,15 @@ def test_a_run_that_barely_learned_says_so(tmp_path, shapes):
     saved = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert saved["warnings"] == result["warnings"]
     assert 0 <= (saved["matched_iou"] or 0) <= 1 and saved["ignored_boxes"]["training"] == 0
+
+
+def test_matched_iou_counts_a_match_at_exactly_the_threshold_and_a_missing_iscrowd_as_0():
+    """COCO's rule is ``IoU >= threshold``; ``iscrowd`` is optional and 0 by default."""
+    document = {
+        "images": [{"id": 1}],
+        "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]}],
+        "categories": [{"id": 1}],
+    }
+    half = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 5], "score": 0.9}]
+    assert mean_matched_iou(document, half) == 0.5
+    assert mean_matched_iou(document, half, threshold=0.51) is None

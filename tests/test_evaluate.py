@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from noisybox.cli import main
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -16,6 +18,10 @@ from noisybox.errors import NoisyboxError
 from noisybox.evaluate import evaluate_detections
 
 from .datasets import coco_document
+
+JSON_SCALARS = (
+    st.none() | st.booleans() | st.integers(-3, 10**400) | st.floats() | st.text(max_size=2)
+)
 
 
 def jittered_detections(document, seed=0, copies=2, sigma=0.08):
@@ -133,13 +139,19 @@ def test_detections_outside_the_ground_truth_are_dropped_with_warnings(case):
         {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1], "score": 1.0},
         {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, float("nan")], "score": 1.0},
         {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1]},
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": float("nan")},
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": [0.5]},
         ["not", "a", "record"],
     ],
 )
 def test_malformed_detections_are_named(case, bad):
     document, detections = case
-    with pytest.raises(NoisyboxError, match=r"detections\[5\]: needs image_id"):
+    message = (r"^detections\[5\]: needs image_id, category_id, bbox \[x, y, w, h\] and a "
+               r"finite score$")  # fmt: skip
+    with pytest.raises(NoisyboxError, match=message):
         evaluate_detections(document, [*detections[:5], bad, *detections[5:]])
+    with pytest.raises(NoisyboxError, match=r"^detections: a COCO results file is a JSON list"):
+        evaluate_detections(document, {"annotations": detections})
 
 
 def test_figure2_counts_each_threshold():
@@ -505,7 +517,9 @@ def test_coco_box_iou_is_pycocotools_bbiou_bit_for_bit():
     detections = np.round(rng.uniform(0, 50, (300, 4)), 1)
     truths = np.round(rng.uniform(0, 50, (40, 4)), 1)
     truths[:5, 2] = 0.0  # zero width
+    truths[35:, 3] = 0.0  # zero height
     detections[:5] = truths[5:10]  # identical
+    detections[10:13], detections[13:16] = truths[:3], truths[35:38]  # identical, no area
     detections[5:10, 0] = truths[10:15, 0] + truths[10:15, 2]  # touching on the right
     crowd = rng.random(40) < 0.3
     expected = mask_utils.iou(detections.tolist(), truths.tolist(), crowd.astype(np.uint8).tolist())
@@ -608,3 +622,150 @@ def test_per_class_results_carry_each_class_s_name_or_id():
     per_class = evaluate_detections(document, detections).per_class
     assert per_class["1"]["name"] == "cat" and per_class["3"]["name"] == "3"
     assert per_class["7"]["name"] == "car"
+
+
+def _ground_truth_record(draw_value):
+    """A record of valid fields, some replaced by JSON values of any kind or dropped."""
+    valid = {"image_id": 1, "category_id": 2, "bbox": [1.5, 2, 0, 4], "area": 0,
+             "iscrowd": 1}  # fmt: skip
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            key: st.just(value) | draw_value | st.lists(draw_value, min_size=4, max_size=4)
+            for key, value in valid.items()
+        },
+    )
+
+
+@given(
+    records=st.lists(
+        _ground_truth_record(JSON_SCALARS) | JSON_SCALARS
+        | st.fixed_dictionaries({"image_id": st.sampled_from([1, "b"]), "category_id":
+                                 st.sampled_from([2, "c"]), "bbox": st.lists(
+                                     st.integers(0, 9) | st.floats(0, 9), min_size=4,
+                                     max_size=4)}),
+        max_size=4,
+    )
+)  # fmt: skip
+def test_the_whole_file_check_agrees_with_the_record_by_record_check(records):
+    """The fast check accepts exactly the JSON ground truths whose every record passes
+    (zero-width boxes, zero areas and a missing ``iscrowd`` included)."""
+    from noisybox.evaluate import _ground_truth_problem, _regular_ground_truth
+
+    images, categories = {1, "b"}, {2, "c"}
+    each = all(_ground_truth_problem(r, images, categories) is None for r in records)
+    assert _regular_ground_truth(records, images, categories) == each
+
+
+def test_a_regular_ground_truth_is_checked_at_once(monkeypatch, case):
+    """Where every record is well formed, the record-by-record loop never runs."""
+    import noisybox.evaluate as evaluate
+
+    def record_by_record(*_):
+        raise AssertionError("the whole-file check declined a regular ground truth")
+
+    document, detections = case
+    monkeypatch.setattr(evaluate, "_ground_truth_problem", record_by_record)
+    assert evaluate_detections(document, detections).metrics["mAP"] > 0
+
+
+def test_is_number_refuses_what_json_reads_but_floats_cannot_hold():
+    from noisybox.evaluate import _is_number
+
+    assert _is_number(10**300) and _is_number(-2.5) and _is_number(0)
+    assert not _is_number(10**400) and not _is_number(-(10**400))
+    assert not _is_number(float("inf")) and not _is_number(float("nan"))
+    assert not _is_number(True) and not _is_number("1")
+
+
+def test_evaluation_leaves_its_inputs_as_they_were_and_prints_nothing(case, capsys):
+    """Both backends add fields to the records they load: they get copies; their
+    progress output is swallowed; a second evaluation gives the same result."""
+    document, detections = case
+    before = copy.deepcopy(case)
+    for backend in ("pycocotools", "faster"):
+        first = evaluate_detections(document, detections, backend=backend)
+        assert (document, detections) == before
+        assert evaluate_detections(document, detections, backend=backend) == first
+    assert capsys.readouterr() == ("", "")
+
+
+def test_only_the_faster_backend_takes_the_vectorized_ious(monkeypatch, case):
+    import noisybox.evaluate as evaluate
+
+    calls = []
+    vectorized = evaluate._ious_by_pair
+    monkeypatch.setattr(evaluate, "_ious_by_pair", lambda *a: calls.append(1) or vectorized(*a))
+    evaluate_detections(*case, backend="pycocotools")
+    assert calls == []
+    evaluate_detections(*case, backend="faster")
+    assert calls == [1]
+
+
+def test_a_missing_area_is_the_box_s_width_times_height():
+    """COCO's default: a 10 × 200 box is medium (2,000 px²); not small (w / h), not large
+    (h · h)."""
+    document = coco_document(images=1, boxes_per_image=2, seed=5)
+    for record in document["annotations"]:
+        del record["area"]
+        record["bbox"], record["iscrowd"] = [5, 5, 10, 200], 0
+    detections = [dict(r, score=0.9) for r in document["annotations"]]
+    for backend in ("faster", "pycocotools"):
+        metrics = evaluate_detections(document, detections, backend=backend).metrics
+        assert metrics["APs"] is None and metrics["APl"] is None
+        assert metrics["APm"] == pytest.approx(100.0)
+
+
+def test_a_ground_truth_without_categories_or_info_is_read():
+    """Both keys are optional in COCO; the prepared copy carries them for the backends."""
+    from noisybox.evaluate import _prepare_ground_truth
+
+    document = {"images": [{"id": 1}], "annotations": []}
+    prepared, image_ids = _prepare_ground_truth(document)
+    assert prepared["categories"] == [] and prepared["info"] == {} and image_ids == {1: 0}
+    assert document == {"images": [{"id": 1}], "annotations": []}
+    detections = [{"image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.5}]
+    result = evaluate_detections(document, detections)
+    assert result.warnings[0] == "1 detections on classes absent from the ground truth ignored"
+
+
+def test_size_ranges_are_known_before_any_detection_is_scored():
+    """Without detections every metric is 0, except the size ranges with no ground truth
+    (n/a); both ends of a range count, as in COCOeval's ``areaRng``."""
+    document = coco_document(images=2, boxes_per_image=2, seed=5)
+    for area, expected in ((32.0**2, (0.0, 0.0, None)), (96.0**2, (None, 0.0, 0.0)),
+                           (1e10, (None, None, 0.0)), (1e10 + 1, (None, None, None))):  # fmt: skip
+        for record in document["annotations"]:
+            record["area"], record["iscrowd"] = area, 0
+        metrics = evaluate_detections(document, []).metrics
+        assert (metrics["APs"], metrics["APm"], metrics["APl"]) == expected, area
+
+
+def test_unmatched_detections_score_zero_recall_and_classes_without_boxes_none():
+    document = coco_document(images=2, boxes_per_image=2, seed=5)
+    for record in document["annotations"]:
+        record["category_id"], record["iscrowd"] = 1, 0
+    far = [dict(r, bbox=[600, 450, 5, 5], score=0.5) for r in document["annotations"]]
+    result = evaluate_detections(document, far)
+    assert result.metrics["AR100"] == 0.0 and result.metrics["mAP"] == 0.0
+    assert result.per_class["3"] == {"name": "dog", "ground_truths": 0, "AP": None,
+                                     "AP50": None, "AP75": None, "AR100": None}  # fmt: skip
+    assert result.per_class["1"]["AP"] == 0.0 and result.per_class["1"]["ground_truths"] == 4
+
+
+def test_integer_and_text_category_ids_mixed_are_numbered():
+    """A ground truth may mix integer and text ids (COCO allows both): faster-coco-eval
+    gets them numbered, the results come back under the original ids."""
+    document = coco_document(images=3, boxes_per_image=3, seed=5)
+    for category in document["categories"]:
+        if category["id"] == 3:
+            category["id"] = "dog"
+    for record in document["annotations"]:
+        if record["category_id"] == 3:
+            record["category_id"] = "dog"
+    detections = [dict(r, score=0.9) for r in document["annotations"]]
+    per_backend = [evaluate_detections(document, detections, backend=b)
+                   for b in ("faster", "pycocotools")]  # fmt: skip
+    assert per_backend[0].metrics == pytest.approx(per_backend[1].metrics)
+    assert set(per_backend[0].per_class) == {"1", "dog", "7"}
+    assert per_backend[0].metrics["mAP"] == pytest.approx(100.0)
