@@ -180,3 +180,68 @@ def test_shared_datasets_round_trip(tmp_path, name):
         for name, rows in boxes_by_image(replace(original, boxes=clipped), 1e-9).items()
     }
     assert boxes_by_image(read_annotations(voc_from_yolo), 1e-9) == expected
+
+
+def test_each_new_file_is_written_as_documented_byte_for_byte(tmp_path):
+    """The creators' output on a dataset worked by hand: a crowd box, a float corner, a
+    non-ASCII class name, an image without boxes, and two images whose files would clash."""
+    from noisybox.errors import NoisyboxError
+    from noisybox.formats.coco import create_coco
+    from noisybox.formats.voc import create_voc
+    from noisybox.formats.yolo import create_yolo
+
+    document = {
+        "images": [{"id": 5, "file_name": "a.jpg", "width": 200, "height": 100},
+                   {"id": 9, "file_name": "b.png", "width": 50.5, "height": 40}],
+        "categories": [{"id": 2, "name": "chat"}, {"id": 7, "name": "vélo"}],
+        "annotations": [
+            {"id": 1, "image_id": 5, "category_id": 7, "bbox": [10, 20, 30.5, 40], "iscrowd": 1},
+            {"id": 2, "image_id": 5, "category_id": 2, "bbox": [0, 0, 100, 50], "iscrowd": 0},
+        ],
+    }  # fmt: skip
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(document))
+    annotations = read_annotations(source)
+    assert json.loads(create_coco(annotations)) == {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 100},
+                   {"id": 2, "file_name": "b.png", "width": 50.5, "height": 40}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 7, "bbox": [10, 20, 30.5, 40],
+             "area": 1220, "iscrowd": 1},
+            {"id": 2, "image_id": 1, "category_id": 2, "bbox": [0, 0, 100, 50],
+             "area": 5000, "iscrowd": 0},
+        ],
+        "categories": [{"id": 2, "name": "chat"}, {"id": 7, "name": "vélo"}],
+    }  # fmt: skip
+    assert create_coco(annotations).startswith(b'{\n  "images": [\n    {\n      "id": 1,')
+    assert create_voc(annotations) == {
+        "a.xml": (
+            "<?xml version='1.0' encoding='utf-8'?>\n<annotation>\n\t<filename>a.jpg</filename>"
+            "\n\t<size>\n\t\t<width>200</width>\n\t\t<height>100</height>\n\t</size>\n"
+            "\t<object>\n\t\t<name>vélo</name>\n\t\t<difficult>1</difficult>\n\t\t<bndbox>\n"
+            "\t\t\t<xmin>10</xmin>\n\t\t\t<ymin>20</ymin>\n\t\t\t<xmax>40.5</xmax>\n"
+            "\t\t\t<ymax>60</ymax>\n\t\t</bndbox>\n\t</object>\n\t<object>\n"
+            "\t\t<name>chat</name>\n\t\t<difficult>0</difficult>\n\t\t<bndbox>\n"
+            "\t\t\t<xmin>0</xmin>\n\t\t\t<ymin>0</ymin>\n\t\t\t<xmax>100</xmax>\n"
+            "\t\t\t<ymax>50</ymax>\n\t\t</bndbox>\n\t</object>\n</annotation>\n"
+        ).encode(),
+        "b.xml": (
+            b"<?xml version='1.0' encoding='utf-8'?>\n<annotation>\n\t<filename>b.png</filename>"
+            b"\n\t<size>\n\t\t<width>50.5</width>\n\t\t<height>40</height>\n\t</size>\n"
+            b"</annotation>\n"
+        ),
+    }
+    crowdless = replace(annotations, crowd=np.zeros(2, bool))
+    assert create_yolo(crowdless) == {
+        "classes.txt": "chat\nvélo\n".encode(),
+        "a.txt": b"1 0.12625 0.4 0.1525 0.4\n0 0.25 0.25 0.5 0.5\n",
+        "b.txt": b"",
+    }
+    clash = replace(annotations, image_name=["x/a.jpg", "y/a.png"])
+    with pytest.raises(NoisyboxError, match=r"in\.json: two images would share the VOC file "
+                       r"a\.xml \(image 'y/a\.png'\); rename one$"):  # fmt: skip
+        create_voc(clash)
+    clash = replace(annotations, image_name=["a.jpg", "a.png"])
+    with pytest.raises(NoisyboxError, match=r"in\.json: two images would share the label file "
+                       r"a\.txt \(image 'a\.png'\); rename one$"):  # fmt: skip
+        create_yolo(clash)

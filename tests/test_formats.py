@@ -223,3 +223,207 @@ def test_an_invalid_box_is_described_with_its_own_images_size(tmp_path):
     annotations = read_annotations(write_coco(tmp_path / "a.json", document), on_invalid="keep")
     (issue,) = annotations.issues
     assert "box lies outside its image" in issue.message and "image 50x40" in issue.message
+
+
+def test_what_each_format_holds_beyond_the_arrays_is_named(tmp_path):
+    """VOC: every element path the arrays do not hold, a comment in the way or not; COCO:
+    every key of every record, the annotations' too; YOLO: nothing."""
+    from noisybox.formats import FORMATS
+
+    voc = read_annotations(write_voc(tmp_path / "voc", files=2))
+    assert FORMATS["voc"].beyond(voc) == [
+        "<folder>", "<object/custom_field>", "<object/pose>", "<object/truncated>",
+        "<size/depth>",
+    ]  # fmt: skip
+    coco = read_annotations(write_coco(tmp_path / "a.json"))
+    assert FORMATS["coco"].beyond(coco) == [
+        "custom_top_level", "info", "licenses", "images[].license",
+        "annotations[].score_from_labeller", "annotations[].segmentation",
+        "categories[].supercategory",
+    ]  # fmt: skip
+    yolo = read_annotations(write_yolo(tmp_path / "labels"))
+    assert FORMATS["yolo"].beyond(yolo) == []
+
+
+def test_skipped_category_records_are_left_out_of_the_written_file(tmp_path):
+    """With ``on_invalid="skip"`` a category without an integer id, or with one already
+    seen, is an issue and is not written back; the others keep their order and values."""
+    document = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
+        "categories": [{"id": 1, "name": "a"}, "junk", {"id": 1, "name": "dup"}, {"id": "x"},
+                       {"name": "noid"}, {"id": 2, "name": "b"}, {"id": 3.0, "name": "f"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}],
+    }  # fmt: skip
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(document))
+    annotations = read_annotations(path, on_invalid="skip")
+    assert annotations.categories == {1: "a", 2: "b", 3: "f"}
+    assert [f"{i.record}: {i.message}" for i in annotations.issues] == [
+        "categories[1]: category has no integer 'id'",
+        "category id 1: duplicate category id",
+        "categories[3]: category has no integer 'id'",
+        "categories[4]: category has no integer 'id'",
+    ]
+    changes = Changes.none(annotations)
+    changes.boxes[0] = [1, 1, 5, 5]
+    written = json.loads(render(annotations, changes))
+    assert written["categories"] == [{"id": 1, "name": "a"}, {"id": 2, "name": "b"},
+                                     {"id": 3.0, "name": "f"}]  # fmt: skip
+
+
+def test_a_lazily_read_file_names_a_bad_box_by_its_record_id(tmp_path, monkeypatch):
+    """Read lazily, a record is parsed again from its span to name it: the same issue as
+    the whole-file reading gives."""
+    from noisybox.formats import coco
+
+    document = coco_document(images=2, boxes_per_image=2, seed=3)
+    document["annotations"][2]["bbox"] = [600, 10, 100, 50]  # past the 640 px edge
+    path = write_coco(tmp_path / "a.json", document)
+    monkeypatch.setattr(coco, "LAZY_FROM_BYTES", 0)
+    lazy = coco.read_coco(path)
+    assert lazy.source.items is not None
+    expected = (f"{path}: annotation id {document['annotations'][2]['id']}: box lies outside "
+                "its image (x1=600, y1=10, x2=700, y2=60; image 640x480)")  # fmt: skip
+    assert [str(issue) for issue in lazy.issues] == [expected]
+    assert [str(issue) for issue in coco._read_whole(path).issues] == [expected]
+    assert lazy.source.record(2) == document["annotations"][2]
+
+
+def test_a_nan_corner_is_named_in_the_issue(tmp_path):
+    path = tmp_path / "a.json"
+    document = coco_document(images=1, boxes_per_image=2)
+    document["annotations"][0]["bbox"] = [1, float("nan"), 3, 4]
+    path.write_text(json.dumps(document))
+    (issue,) = read_annotations(path, on_invalid="keep").issues
+    assert issue.message == (
+        "box has a NaN or infinite coordinate (x1=1, y1=nan, x2=4, y2=nan; image 640x480)"
+    )
+
+
+def test_whole_numbers_are_written_as_integers_while_floats_hold_them_exactly():
+    from noisybox.formats._common import number_text, whole_or_float
+
+    assert [type(whole_or_float(v)) for v in (48.0, 200.0, 2.0**53 - 1, -(2.0**53) + 1)] == [
+        int
+    ] * 4
+    assert whole_or_float(200.0) == 200 and whole_or_float(2.0**53 - 1) == 2**53 - 1
+    for beyond in (2.0**53, 2.0**53 + 2, -(2.0**53), 1e300, 40.5):
+        assert type(whole_or_float(beyond)) is float and whole_or_float(beyond) == beyond
+    assert [number_text(v) for v in (48.0, 40.5, 0.1, 2.0**53)] == [
+        "48", "40.5", "0.1", "9007199254740992.0",
+    ]  # fmt: skip
+
+
+def test_writing_over_an_existing_output_needs_overwrite(tmp_path):
+    source = write_coco(tmp_path / "in.json")
+    annotations = read_annotations(source)
+    out = tmp_path / "out.json"
+    out.write_text("mine")
+    with pytest.raises(NoisyboxError, match="exists"):
+        write_annotations(annotations, Changes.none(annotations), out)
+    assert out.read_text() == "mine"
+    write_annotations(annotations, Changes.none(annotations), out, overwrite=True)
+    assert out.read_bytes() == source.read_bytes()
+
+
+def test_each_bad_coco_record_is_named_and_the_good_ones_read_around_it(tmp_path):
+    """The record-by-record parse: every problem an issue naming the record (by id where it
+    has one) and its row; the rows after a bad one still read."""
+    from noisybox.keys import integer_keys, text_key
+
+    good = {"image_id": 1, "category_id": 3, "bbox": [1, 2, 3, 4]}
+    records = [
+        "not a record",
+        dict(good),  # no id
+        dict(good, id=5),  # iscrowd left out: 0
+        dict(good, id=5.0),  # 5.0 is 5
+        dict(good, id="t7", image_id=99),
+        dict(good, id=8, category_id=42),
+        dict(good, id=9, iscrowd=2),
+        dict(good, id=10, bbox=[1, 2, 3]),
+        dict(good, id="t11", iscrowd=1, bbox=[0, 0, 10, 20]),
+        dict(good, id=12, image_id=2),
+    ]
+    document = {
+        "images": [{"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 48} for i in (1, 2)],
+        "categories": [{"id": 3, "name": "c"}],
+        "annotations": records,
+    }
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(document))
+    annotations = read_annotations(path, on_invalid="keep")
+    assert [(i.file, i.record, i.message, i.row) for i in annotations.issues] == [
+        (str(path), "annotations[0]", "annotation is not a JSON object", 0),
+        (str(path), "annotations[1]", "annotation has no 'id'", 1),
+        (str(path), "annotation id 5", "duplicate annotation id", 3),
+        (str(path), "annotation id t7", "unknown image_id 99", 4),
+        (str(path), "annotation id 8", "unknown category_id 42", 5),
+        (str(path), "annotation id 9", "iscrowd must be 0 or 1; got 2", 6),
+        (str(path), "annotation id 10", "bbox must be 4 numbers [x, y, width, height]; got "
+         "[1, 2, 3]", 7),
+    ]  # fmt: skip
+    assert annotations.valid.tolist() == [False] * 2 + [True] + [False] * 5 + [True] * 2
+    assert annotations.category.tolist() == [-1, -1, 3, -1, -1, -1, 3, 3, 3, 3]
+    assert annotations.image.tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert annotations.crowd.tolist() == [False] * 8 + [True, False]
+    keys = annotations.key
+    assert keys.dtype == np.uint64 and keys[[0, 1, 3]].tolist() == [0, 0, 0]
+    assert keys[[2, 5, 6, 7, 9]].tolist() == integer_keys([5, 8, 9, 10, 12]).tolist()
+    assert keys[[4, 8]].tolist() == [text_key("t7"), text_key("t11")]
+    assert annotations.boxes[[2, 8]].tolist() == [[1, 2, 4, 6], [0, 0, 10, 20]]
+    assert np.isnan(annotations.boxes[[0, 1, 3, 4, 5, 6, 7]]).all()
+
+
+def test_voc_writes_new_objects_in_the_file_s_layout_and_encoding(tmp_path):
+    """A spurious box is a whole ``<object>`` indented as its siblings; a changed box of a
+    dataset with fractional corners gets two decimals; a file is written back in the
+    encoding it declares, or without a declaration when it had none."""
+    object_ = ("\t<object>\n\t\t<name>{}</name>\n\t\t<bndbox>\n\t\t\t<xmin>{}</xmin>\n"
+               "\t\t\t<ymin>10</ymin>\n\t\t\t<xmax>20</xmax>\n\t\t\t<ymax>20</ymax>\n"
+               "\t\t</bndbox>\n\t</object>\n")  # fmt: skip
+    head = "<annotation>\n\t<filename>{}.jpg</filename>\n\t<size><width>100</width>" \
+        "<height>80</height></size>\n"  # fmt: skip
+    (tmp_path / "a.xml").write_text(
+        head.format("a") + object_.format("cat", 10) + "</annotation>\n"
+    )
+    (tmp_path / "b.xml").write_bytes(
+        ("<?xml version='1.0' encoding='iso-8859-1'?>\n" + head.format("b")
+         + object_.format("chèvre", 10.5) + "</annotation>\n").encode("latin-1")
+    )  # fmt: skip
+    annotations = read_annotations(tmp_path)
+    assert annotations.categories == {0: "cat", 1: "chèvre"}
+    changes = Changes.none(annotations)
+    changes.added_image, changes.added_category = np.array([0]), np.array([1])
+    changes.added_boxes = np.array([[30.0, 40.0, 50.25, 60.0]])
+    changes.boxes[1] = [1.234, 2.5, 3.0, 4.999]
+    written = render(annotations, changes)
+    assert written["a.xml"] == (
+        head.format("a") + object_.format("cat", 10)
+        + "\t<object>\n\t\t<name>chèvre</name>\n\t\t<pose>Unspecified</pose>\n"
+        "\t\t<truncated>0</truncated>\n\t\t<difficult>0</difficult>\n\t\t<bndbox>\n"
+        "\t\t\t<xmin>30</xmin>\n\t\t\t<ymin>40</ymin>\n\t\t\t<xmax>50.25</xmax>\n"
+        "\t\t\t<ymax>60</ymax>\n\t\t</bndbox>\n\t</object>\n</annotation>\n"
+    ).encode()  # fmt: skip
+    assert written["b.xml"] == (
+        "<?xml version='1.0' encoding='iso-8859-1'?>\n" + head.format("b")
+        + object_.format("chèvre", 1.23).replace("<ymin>10<", "<ymin>2.5<")
+        .replace("<xmax>20<", "<xmax>3<").replace("<ymax>20<", "<ymax>5<")
+        + "</annotation>\n"
+    ).encode("latin-1")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("integer", "boxes", "expected"),
+    [
+        (True, [[1.4, 2.6, 1.6, 2.4]], [[1, 3, 2, 4]]),  # at least one pixel each way
+        (True, [[10.5, 20.2, 30.7, 40.0]], [[10, 20, 31, 40]]),  # numpy rounds half to even
+        (False, [[1.234, 2.5, 1.3, 2.666]], [[1.23, 2.5, 1.3, 2.67]]),
+    ],
+)
+def test_voc_boxes_quantize_to_what_the_file_can_hold(integer, boxes, expected):
+    from types import SimpleNamespace
+
+    from noisybox.formats.voc import quantize_voc
+
+    annotations = SimpleNamespace(source=SimpleNamespace(integer_coordinates=integer))
+    assert quantize_voc(annotations, np.array(boxes)).tolist() == expected

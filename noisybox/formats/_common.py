@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,15 +64,11 @@ def box_issues(
     for mask, message in checks:
         for row in np.flatnonzero(mask & rows):
             file, record = describe(int(row))
-            x1, y1, x2, y2 = (_short(v) for v in boxes[row])
-            w, h = (_short(v) for v in size[row])
+            x1, y1, x2, y2 = (f"{v:g}" for v in boxes[row])  # "nan" for NaN
+            w, h = (f"{v:g}" for v in size[row])
             detail = f"{message} (x1={x1}, y1={y1}, x2={x2}, y2={y2}; image {w}x{h})"
             issues.append(Issue(file, record, detail, row=int(row), image=int(image[row])))
     return issues
-
-
-def _short(value: float) -> str:
-    return "nan" if math.isnan(value) else f"{value:g}"
 
 
 def image_size_from_file(images_dir: Path, filename: str) -> tuple[float, float] | str:

@@ -260,7 +260,7 @@ def write_voc(annotations: Annotations, changes: Changes) -> dict[str, bytes]:
                     element.find("name").text = name
         for added in added_by_image.get(index, []):
             name = annotations.categories[int(changes.added_category[added])]
-            root.append(_new_object(name, changes.added_boxes[added], integer))
+            _append_indented(root, _new_object(name, changes.added_boxes[added], integer))
         declaration = _declaration(voc_file.path)
         try:
             body = ET.tostring(root, encoding=_encoding(declaration), xml_declaration=False)
@@ -270,6 +270,16 @@ def write_voc(annotations: Annotations, changes: Changes) -> dict[str, bytes]:
             ) from None
         output[voc_file.relative] = declaration + body + b"\n"
     return output
+
+
+def _append_indented(root: ET.Element, element: ET.Element) -> None:
+    """Append ``element`` to ``root`` on a line of its own, indented as the child before it
+    (the whitespace between the last two children, or before the first)."""
+    if len(root):
+        last = root[-1]
+        between = (root[-2].tail if len(root) > 1 else root.text) or "\n"
+        element.tail, last.tail = last.tail, between
+    root.append(element)
 
 
 def _new_object(name: str, box: np.ndarray, integer: bool) -> ET.Element:
