@@ -43,7 +43,8 @@ MODULES: dict[str, list[str]] = {
     "noisybox/report/tables.py": ["tests/test_layers.py", "tests/test_bench.py", "-k",
                                   "report or improvement or spread or table or relative or "
                                   "load_results or rendered"],
-    "noisybox/formats/": ["tests/test_formats.py", "tests/test_convert.py",
+    "noisybox/formats/": ["tests/test_formats.py", "tests/test_format_yolo.py",
+                          "tests/test_convert.py",
                           "tests/test_json_layout.py", "tests/test_cli_annotations.py",
                           "tests/test_reliability.py", "-k",
                           "not shared_datasets and not results_store and not share_one_class"],
