@@ -427,3 +427,31 @@ def test_voc_boxes_quantize_to_what_the_file_can_hold(integer, boxes, expected):
 
     annotations = SimpleNamespace(source=SimpleNamespace(integer_coordinates=integer))
     assert quantize_voc(annotations, np.array(boxes)).tolist() == expected
+
+
+def test_spurious_coco_records_follow_the_largest_id_on_kept_images_only(tmp_path):
+    document = coco_document(images=3, boxes_per_image=1, seed=2)
+    for record in document["annotations"]:
+        record["iscrowd"] = 0
+    path = write_coco(tmp_path / "a.json", document)
+    annotations = read_annotations(path)
+    changes = Changes.none(annotations)
+    changes.keep_image[1] = False
+    changes.added_image, changes.added_category = np.array([1, 2]), np.array([3, 7])
+    changes.added_boxes = np.array([[1.0, 2.0, 4.0, 8.0], [10.0, 20.0, 15.5, 30.0]])
+    written = json.loads(render(annotations, changes))
+    largest = max(record["id"] for record in document["annotations"])
+    assert written["annotations"][-1] == {
+        "id": largest + 2, "image_id": 102, "category_id": 7, "bbox": [10.0, 20.0, 5.5, 10.0],
+        "area": 55.0, "iscrowd": 0,
+    }  # fmt: skip
+    assert [r["image_id"] for r in written["annotations"]] == [100, 102, 102]
+
+
+def test_a_json_file_that_does_not_parse_is_named(tmp_path):
+    from noisybox.formats.coco import load_json
+
+    path = tmp_path / "broken.json"
+    path.write_text('{"images": [')
+    with pytest.raises(NoisyboxError, match=r"broken\.json: not valid JSON: "):
+        load_json(path)

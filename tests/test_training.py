@@ -275,6 +275,43 @@ def test_every_model_trains_with_every_kind_of_loss(model, loss):
     assert all(torch.isfinite(p.grad).all() for p in detector.parameters() if p.grad is not None)
 
 
+def test_the_detector_table_names_each_model_and_refuses_others():
+    """What each name builds: its torchvision class, our loss in its head, the batched
+    transform and the positives' recorder; an unknown name is refused by parameter."""
+    from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet
+
+    from noisybox.losses import build_loss
+    from noisybox.training.batching import SquareBatchTransform
+    from noisybox.training.diagnostics import PositiveIoU
+    from noisybox.training.models import (
+        MODELS,
+        FCOSHeadWithLoss,
+        RetinaNetRegressionHeadWithLoss,
+        RoIHeadsWithLoss,
+        build_detector,
+    )
+
+    assert MODELS == ("fcos", "retinanet", "faster-rcnn")
+    box_loss = build_loss("giou", reduction="sum")
+    expected = {  # model: (class, where its loss sits, that head's class)
+        "fcos": (FCOS, lambda d: d.head, FCOSHeadWithLoss),
+        "retinanet": (RetinaNet, lambda d: d.head.regression_head, RetinaNetRegressionHeadWithLoss),
+        "faster-rcnn": (FasterRCNN, lambda d: d.roi_heads, RoIHeadsWithLoss),
+    }
+    for model in MODELS:
+        detector = build_detector(model, "tiny", 4, 48, box_loss)
+        kind, head_of, head = expected[model]
+        assert isinstance(detector, kind) and isinstance(head_of(detector), head)
+        assert head_of(detector).box_loss is box_loss
+        assert isinstance(detector.transform, SquareBatchTransform)
+        assert isinstance(detector.positive_iou, PositiveIoU)
+        assert detector.transform.min_size == (48,) and detector.transform.max_size == 48
+    with pytest.raises(NoisyboxError, match="model must be one of fcos, retinanet, faster-rcnn; "
+                       "got 'yolo'") as refused:  # fmt: skip
+        build_detector("yolo", "tiny", 4, 48, box_loss)
+    assert refused.value.parameter == "model"
+
+
 def test_faster_rcnn_smooth_l1_is_torchvisions_own_loss():
     from torchvision.models.detection.roi_heads import RoIHeads
 

@@ -30,7 +30,6 @@ from ..losses import CoordinateLoss
 from .batching import PaddedTargets, SquareBatchTransform, check_boxes, fcos_matches, pad_targets
 from .diagnostics import PositiveIoU
 
-MODELS = ("fcos", "retinanet", "faster-rcnn")
 #: GroupNorm groups in RetinaNet's heads (torchvision's v2 head)
 RETINANET_GROUPS = 32
 BACKBONES = ("tiny", "resnet18", "resnet34", "resnet50", "mobilenet_v3")
@@ -383,6 +382,85 @@ def load_cached_imagenet_weights(backbone: nn.Module, name: str) -> Path:
     return path
 
 
+def _fcos(
+    body: nn.Module, classes: int, image_size: int, box_loss: nn.Module, recorder: PositiveIoU
+) -> nn.Module:
+    """FCOS with anchors of one size a level (strides 8 to 128), its head's loss ours."""
+    anchors = AnchorGenerator(tuple((s,) for s in (8, 16, 32, 64, 128)), ((1.0,),) * 5)
+    detector = BatchedFCOS(
+        body, classes, anchor_generator=anchors, score_thresh=0.05, **_sizes(image_size)
+    )
+    detector.head = FCOSHeadWithLoss(body.out_channels, 1, classes, box_loss, recorder)
+    return detector
+
+
+def _retinanet(
+    body: nn.Module, classes: int, image_size: int, box_loss: nn.Module, recorder: PositiveIoU
+) -> nn.Module:
+    """RetinaNet with 9 anchors a location scaled to the input and GroupNorm heads."""
+    scale = image_size / 800  # torchvision's anchors are sized for 800-pixel images
+    bases = [max(8, round(size * scale * 4)) for size in (32, 64, 128, 256, 512)]
+    sizes = tuple(tuple(round(b * 2 ** (i / 3)) for i in range(3)) for b in bases)
+    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
+    # GroupNorm in the heads, as torchvision's RetinaNet v2: without it the heads of a
+    # network trained from scratch barely learn (mAP 0.05 after 2400 steps on the quick
+    # preset, 5.8 with it after 800; FCOS's heads have it too)
+    norm = partial(nn.GroupNorm, RETINANET_GROUPS)
+    channels = body.out_channels
+    head = RetinaNetHead(channels, 9, classes, norm_layer=norm)
+    head.regression_head = RetinaNetRegressionHeadWithLoss(
+        channels, 9, box_loss, recorder, norm_layer=norm
+    )
+    return RetinaNet(
+        body, classes, anchor_generator=anchors, head=head, score_thresh=0.05,
+        **_sizes(image_size),
+    )  # fmt: skip
+
+
+def _faster_rcnn(
+    body: nn.Module, classes: int, image_size: int, box_loss: nn.Module, recorder: PositiveIoU
+) -> nn.Module:
+    """Faster R-CNN on the FPN maps of strides 8 to 32, the RoI heads' box loss ours."""
+    levels = ["0", "1", "2"]  # the FPN maps of strides 8, 16 and 32
+    scale = image_size / 800  # torchvision's anchors are sized for 800-pixel images
+    rpn_sizes = tuple((max(8, round(size * scale * 2)),) for size in (32, 64, 128, 256, 512))
+    detector = FasterRCNN(
+        body,
+        classes,
+        box_score_thresh=0.05,
+        min_size=image_size,
+        max_size=image_size,
+        box_detections_per_img=100,
+        rpn_anchor_generator=AnchorGenerator(rpn_sizes, ((0.5, 1.0, 2.0),) * 5),
+        box_roi_pool=MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=2),
+    )
+    heads = detector.roi_heads
+    detector.roi_heads = RoIHeadsWithLoss(
+        box_loss,
+        recorder,
+        heads.box_roi_pool,
+        heads.box_head,
+        heads.box_predictor,
+        **ROI_HEAD_SETTINGS,
+    )
+    return detector
+
+
+def _sizes(image_size: int) -> dict[str, int]:
+    """FCOS's and RetinaNet's size settings: inputs not rescaled, 100 detections an image."""
+    return {"min_size": image_size, "max_size": image_size, "detections_per_img": 100}
+
+
+#: the detectors by name: ``(backbone, classes with background, image size, box loss,
+#: positives' recorder) -> model``
+DETECTORS: dict[str, Callable[..., nn.Module]] = {
+    "fcos": _fcos,
+    "retinanet": _retinanet,
+    "faster-rcnn": _faster_rcnn,
+}
+MODELS = tuple(DETECTORS)
+
+
 def build_detector(
     model: str, backbone: str, num_classes: int, image_size: int, box_loss: nn.Module
 ) -> nn.Module:
@@ -394,64 +472,15 @@ def build_detector(
     AP is measured over the whole precision-recall curve. The detector's ``positive_iou``
     (a :class:`~noisybox.training.diagnostics.PositiveIoU`) records its training positives.
     """
-    body = build_backbone(backbone)
+    if model not in DETECTORS:
+        raise NoisyboxError(f"model must be one of {', '.join(MODELS)}; got {model!r}", "model")
     recorder = PositiveIoU()
-    channels = body.out_channels
-    scale = image_size / 800  # torchvision's anchors are sized for 800-pixel images
-    common = {"min_size": image_size, "max_size": image_size, "detections_per_img": 100}
-    if model == "fcos":
-        anchors = AnchorGenerator(tuple((s,) for s in (8, 16, 32, 64, 128)), ((1.0,),) * 5)
-        detector = BatchedFCOS(
-            body, num_classes + 1, anchor_generator=anchors, score_thresh=0.05, **common
-        )
-        detector.head = FCOSHeadWithLoss(channels, 1, num_classes + 1, box_loss, recorder)
-        detector.transform = SquareBatchTransform.like(detector.transform)
-        detector.positive_iou = recorder
-        return detector
-    if model == "retinanet":
-        bases = [max(8, round(size * scale * 4)) for size in (32, 64, 128, 256, 512)]
-        sizes = tuple(tuple(round(b * 2 ** (i / 3)) for i in range(3)) for b in bases)
-        anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
-        # GroupNorm in the heads, as torchvision's RetinaNet v2: without it the heads of a
-        # network trained from scratch barely learn (mAP 0.05 after 2400 steps on the quick
-        # preset, 5.8 with it after 800; FCOS's heads have it too)
-        norm = partial(nn.GroupNorm, RETINANET_GROUPS)
-        head = RetinaNetHead(channels, 9, num_classes + 1, norm_layer=norm)
-        head.regression_head = RetinaNetRegressionHeadWithLoss(
-            channels, 9, box_loss, recorder, norm_layer=norm
-        )
-        detector = RetinaNet(
-            body, num_classes + 1, anchor_generator=anchors, head=head, score_thresh=0.05, **common
-        )
-        detector.transform = SquareBatchTransform.like(detector.transform)
-        detector.positive_iou = recorder
-        return detector
-    if model == "faster-rcnn":
-        levels = ["0", "1", "2"]  # the FPN maps of strides 8, 16 and 32
-        rpn_sizes = tuple((max(8, round(size * scale * 2)),) for size in (32, 64, 128, 256, 512))
-        detector = FasterRCNN(
-            body,
-            num_classes + 1,
-            box_score_thresh=0.05,
-            min_size=image_size,
-            max_size=image_size,
-            box_detections_per_img=100,
-            rpn_anchor_generator=AnchorGenerator(rpn_sizes, ((0.5, 1.0, 2.0),) * 5),
-            box_roi_pool=MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=2),
-        )
-        heads = detector.roi_heads
-        detector.roi_heads = RoIHeadsWithLoss(
-            box_loss,
-            recorder,
-            heads.box_roi_pool,
-            heads.box_head,
-            heads.box_predictor,
-            **ROI_HEAD_SETTINGS,
-        )
-        detector.transform = SquareBatchTransform.like(detector.transform)
-        detector.positive_iou = recorder
-        return detector
-    raise NoisyboxError(f"model must be one of {', '.join(MODELS)}; got {model!r}", "model")
+    detector = DETECTORS[model](
+        build_backbone(backbone), num_classes + 1, image_size, box_loss, recorder
+    )
+    detector.transform = SquareBatchTransform.like(detector.transform)
+    detector.positive_iou = recorder
+    return detector
 
 
 def count_parameters(module: nn.Module) -> int:
