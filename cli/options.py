@@ -139,8 +139,8 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "on_invalid",
         str,
         _option(
-            "Unreadable images: error (stop before training, naming them) or skip (leave "
-            "them out).",
+            "Unreadable images and invalid annotation records: error (stop before training, "
+            "naming them) or skip (leave them out).",
             "--on-invalid",
         ),
         "error",

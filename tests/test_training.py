@@ -1,6 +1,8 @@
 """The built-in dataset, the trainer and its run folder, at toy sizes on the CPU."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -630,3 +632,101 @@ def test_the_multi_tensor_optimizer_gives_the_per_parameter_numbers():
             train_step(model, optimizer, scaler, images, targets, torch.device("cpu"), None)
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(weights[0], weights[1])
+
+
+def _scored_boxes(document: dict) -> list:
+    """A ground truth's records by image file stem and class name, ids aside."""
+    stem = {image["id"]: Path(image["file_name"]).stem for image in document["images"]}
+    name = {category["id"]: category["name"] for category in document["categories"]}
+    return sorted(
+        (stem[r["image_id"]], name[r["category_id"]], r["iscrowd"],
+         *np.round([*r["bbox"], r["area"]], 9).tolist())
+        for r in document["annotations"]
+    )  # fmt: skip
+
+
+def test_a_dataset_and_its_conversions_are_scored_against_one_ground_truth(tmp_path):
+    """VOC, and its COCO and YOLO conversions: the same boxes in pixels, crowd (VOC
+    difficult) boxes as ignore regions (YOLO cannot hold them: a conversion leaves them
+    out), areas w·h; COCO keeps its own image ids."""
+    from PIL import Image
+
+    from noisybox.convert import convert
+    from noisybox.formats import FORMATS, read_annotations
+    from noisybox.training.ground_truth import ground_truth_document
+
+    from .datasets import voc_with_images
+
+    voc_folder, images = voc_with_images(tmp_path / "voc", files=3)
+    text = (voc_folder / "000001.xml").read_text()
+    (voc_folder / "000001.xml").write_text(text.replace("<difficult>0", "<difficult>1", 1))
+    voc = read_annotations(voc_folder)
+    assert voc.crowd.sum() == 1
+    (tmp_path / "a.json").write_bytes(convert(voc, "coco").rendered)
+    yolo_folder = tmp_path / "labels"
+    yolo_folder.mkdir()
+    for relative, data in convert(voc, "yolo").rendered.items():
+        (yolo_folder / relative).write_bytes(data)
+    documents = {}
+    for annotations in (voc, read_annotations(tmp_path / "a.json"), read_annotations(yolo_folder)):
+        sizes = annotations.image_size.copy()
+        if annotations.units == "normalized":
+            for row, name in enumerate(annotations.image_name):
+                with Image.open(images / f"{Path(name).stem}.jpg") as image:
+                    sizes[row] = image.size
+        labels = {c: c + 1 for c in annotations.categories}  # identity classes of the run
+        category_of = {label: label for label in labels.values()}
+        categories = [{"id": c + 1, "name": n} for c, n in annotations.categories.items()]
+        documents[annotations.format] = ground_truth_document(
+            annotations, range(annotations.num_images), FORMATS[annotations.format]
+            .image_ids(annotations), sizes, labels, category_of, categories,
+        )  # fmt: skip
+    assert _scored_boxes(documents["voc"]) == _scored_boxes(documents["coco"])
+    uncrowded = [box for box in _scored_boxes(documents["voc"]) if not box[2]]
+    assert _scored_boxes(documents["yolo"]) == uncrowded  # YOLO has no crowd mark
+    assert [r["iscrowd"] for r in documents["voc"]["annotations"]].count(1) == 1
+    assert [i["id"] for i in documents["coco"]["images"]] == [1, 2, 3]  # the file's own
+    assert documents["voc"]["images"][1] == {"id": 2, "file_name": "000001.jpg",
+                                             "width": 500.0, "height": 375.0}  # fmt: skip
+
+
+def test_images_left_out_and_classes_not_in_the_run_are_not_scored():
+    from noisybox.annotations import Annotations
+    from noisybox.training.ground_truth import ground_truth_document
+
+    val = Annotations(
+        format="coco", path=Path("v.json"), units="pixels",
+        boxes=np.array([[0, 0, 10, 10], [1, 1, 5, 5], [2, 2, 4, 8], [0, 0, 3, 3.0]]),
+        image=np.array([0, 0, 1, 1]), category=np.array([4, 9, 4, 4]),
+        key=np.zeros(4, np.uint64), crowd=np.zeros(4, bool),
+        valid=np.array([True, True, True, False]), record=np.arange(4),
+        image_size=np.array([[20.0, 20.0], [30.0, 40.0]]), image_name=["a.png", "b.png"],
+        image_key=np.zeros(2, np.uint64), categories={4: "x", 9: "y"}, source=None,
+    )  # fmt: skip
+    document = ground_truth_document(val, [1], [7, 8], val.image_size, {4: 1}, {1: 40},
+                                     [{"id": 40, "name": "x"}])  # fmt: skip
+    assert document == {
+        "images": [{"id": 8, "file_name": "b.png", "width": 30.0, "height": 40.0}],
+        "annotations": [{"id": 1, "image_id": 8, "category_id": 40, "bbox": [2.0, 2.0, 2.0, 6.0],
+                         "area": 12.0, "iscrowd": 0}],
+        "categories": [{"id": 40, "name": "x"}],
+    }  # fmt: skip
+
+
+def test_invalid_annotation_records_stop_a_run_or_are_left_out_and_said(shapes, tmp_path):
+    """``on_invalid``: "error" names the record before training; "skip" leaves it out of
+    training and of the ground truth, and says so."""
+    data = tmp_path / "data"
+    shutil.copytree(shapes, data)
+    val = data / "annotations" / "val.json"
+    document = json.loads(val.read_text())
+    document["annotations"][0]["bbox"][2] = -4  # a negative width
+    val.write_text(json.dumps(document))
+    with pytest.raises(NoisyboxError, match=r"val\.json: annotation id .*: box has zero or "):
+        Trainer(toy_config(data, tmp_path / "error"))
+    said = []
+    trainer = Trainer(toy_config(data, tmp_path / "skip", on_invalid="skip"), log=said.append)
+    assert any(line.startswith("note: 1 invalid validation annotation records left out, the "
+                               f"first: {val}: annotation id ") for line in said)  # fmt: skip
+    scored = trainer.ground_truth()["annotations"]
+    assert len(scored) == len(document["annotations"]) - 1

@@ -51,6 +51,8 @@ class Format:
             classes and crowd (VOC ``difficult``) marks.
         beyond: what a source of this format holds beyond those arrays (fields, elements,
             files), named for the user; empty when nothing.
+        image_ids: the id of each image row as results name it: the source's own ids
+            where it has them (COCO), else 1…N.
     """
 
     name: str
@@ -61,3 +63,6 @@ class Format:
     is_folder: Callable[[Annotations], bool]
     create: Callable[[Annotations], bytes | dict[str, bytes]]
     beyond: Callable[[Annotations], list[str]]
+    image_ids: Callable[[Annotations], list] = lambda annotations: list(
+        range(1, annotations.num_images + 1)
+    )

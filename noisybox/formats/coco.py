@@ -714,4 +714,5 @@ FORMAT = Format(
     is_folder=lambda annotations: False,
     create=create_coco,
     beyond=coco_beyond,
+    image_ids=lambda annotations: [image["id"] for image in annotations.source.head["images"]],
 )

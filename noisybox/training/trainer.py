@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..atomic import atomic_write
@@ -28,12 +27,13 @@ from ..command_config import write_command_config
 from ..config import RUNTIME_FIELDS, TrainConfig, relative_paths
 from ..errors import NoisyboxError
 from ..evaluate import evaluate_detections, mean_matched_iou
-from ..formats import read_annotations
+from ..formats import FORMATS, read_annotations
 from ..images import check_images
 from ..losses import AlphaIoULoss, WiseIoULoss, build_loss, wise_iou_momentum
 from ..outputs import check_work_folder, mark_folder
 from .classes import class_table
 from .data import DetectionDataset, EpochBatchSampler, collate
+from .ground_truth import ground_truth_document
 from .hooks import (
     AlphaWarmup,
     Checkpointer,
@@ -282,8 +282,24 @@ class Trainer:
             torch.cuda.set_device(self.device)
         if self.device.type == "cuda" and not config.deterministic:
             torch.backends.cudnn.benchmark = True
-        train = read_annotations(config.train_annotations, config.format, split=config.train_split)
-        self.val = read_annotations(config.val_annotations, config.format, split=config.val_split)
+        train = read_annotations(
+            config.train_annotations,
+            config.format,
+            on_invalid=config.on_invalid,
+            split=config.train_split,
+        )
+        self.val = read_annotations(
+            config.val_annotations,
+            config.format,
+            on_invalid=config.on_invalid,
+            split=config.val_split,
+        )
+        for split, read in (("training", train), ("validation", self.val)):
+            if read.issues:  # left out (on_invalid="skip"); "error" stopped above
+                self.log(
+                    f"note: {len(read.issues)} invalid {split} annotation records left "
+                    f"out, the first: {read.issues[0]}"
+                )
         self.classes = class_table(train, self.val)
         self.category_of = self.classes.category_of
         self.train_set = DetectionDataset(
@@ -525,85 +541,30 @@ class Trainer:
         return dict(zip(losses, stacked.tolist(), strict=True))
 
     def ground_truth(self) -> dict:
-        """The clean validation annotations as a COCO document, listing every class of the
-        run with the ids its detections use (a COCO file as it is, plus any class only the
-        training set has)."""
-        if self.val.format == "coco":
-            document = self.val.source.document()
-            known = {category["id"] for category in document.get("categories", [])}
-            extra = [c for c in self.classes.categories() if c["id"] not in known]
-            document = {**document, "categories": [*document.get("categories", []), *extra]}
-            if len(self.val_set) < self.val.num_images:  # unusable images left out
-                kept = {self._val_image_ids()[row] for row in self.val_set.rows.tolist()}
-                document["images"] = [i for i in document["images"] if i["id"] in kept]
-                document["annotations"] = [
-                    a for a in document["annotations"] if a["image_id"] in kept
-                ]
-            return document
-        images, sizes = [], {}
-        for index in self.val_set.rows.tolist():
-            name = self.val.image_name[index]
-            width, height = self.val.image_size[index]
-            if self.val.units == "normalized":
-                from PIL import Image
+        """The clean validation annotations as a COCO document, built alike for every
+        format (:func:`~noisybox.training.ground_truth.ground_truth_document`), with every
+        class of the run under the ids its detections use."""
+        rows = self.val_set.rows.tolist()
+        sizes = self.val.image_size.copy()
+        if self.val.units == "normalized":  # YOLO: the sizes are the image files'
+            from PIL import Image
 
+            for index in rows:
                 with Image.open(self.val_set.image_path(index)) as image:
-                    width, height = image.size
-            images.append({"id": index + 1, "file_name": name, "width": width, "height": height})
-            sizes[index] = (width, height)
-        records = []
-        for index in self.val_set.rows.tolist():
-            boxes, labels = self.val_set.targets.boxes[index], self.val_set.targets.labels[index]
-            if self.val.units == "normalized":
-                boxes = boxes * np.array([*sizes[index], *sizes[index]])
-            for (x1, y1, x2, y2), label in zip(boxes.tolist(), labels.tolist(), strict=True):
-                records.append(
-                    {
-                        "id": len(records) + 1,
-                        "image_id": index + 1,
-                        "category_id": self.category_of[label],
-                        "bbox": [x1, y1, x2 - x1, y2 - y1],
-                        "area": (x2 - x1) * (y2 - y1),
-                        "iscrowd": 0,
-                    }
-                )
-        records += self._ignore_regions(sizes, first_id=len(records) + 1)
-        return {"images": images, "annotations": records, "categories": self.classes.categories()}
-
-    def _ignore_regions(self, sizes: dict[int, tuple], first_id: int) -> list[dict]:
-        """VOC ``difficult`` (and crowd) boxes of the validation images in use, as COCO
-        ``iscrowd`` records: ignore regions, where a detection is neither right nor wrong."""
-        val = self.val
-        rows = np.flatnonzero(
-            val.crowd & val.valid & np.isin(val.image, self.val_set.rows)
-        ).tolist()
-        records = []
-        for row in rows:
-            index = int(val.image[row])
-            x1, y1, x2, y2 = val.boxes[row].tolist()
-            if val.units == "normalized":
-                width, height = sizes[index]
-                x1, x2, y1, y2 = x1 * width, x2 * width, y1 * height, y2 * height
-            label = self.classes.val_labels.get(int(val.category[row]))
-            if label is None or not (x2 > x1 and y2 > y1):
-                continue
-            records.append(
-                {
-                    "id": first_id + len(records),
-                    "image_id": index + 1,
-                    "category_id": self.category_of[label],
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": (x2 - x1) * (y2 - y1),
-                    "iscrowd": 1,
-                }
-            )
-        return records
+                    sizes[index] = image.size
+        return ground_truth_document(
+            self.val,
+            rows,
+            self._val_image_ids(),
+            sizes,
+            self.classes.val_labels,
+            self.category_of,
+            self.classes.categories(),
+        )
 
     def _val_image_ids(self) -> list:
         """The ground-truth image id of each validation image row."""
-        if self.val.format == "coco":
-            return [image["id"] for image in self.val.source.head["images"]]
-        return list(range(1, self.val.num_images + 1))
+        return FORMATS[self.val.format].image_ids(self.val)
 
     @torch.no_grad()
     def predict(self) -> list[dict]:
