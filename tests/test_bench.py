@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shutil
 from html.parser import HTMLParser
 
 import numpy as np
@@ -679,3 +681,29 @@ def test_a_table_over_data_fractions_labels_its_blocks_by_data(tmp_path):
     assert both[0].startswith("| training set | loss |")
     assert both[2].startswith("| η = 0.2, 100% data |") and "η = 0.4, 100% data" in both[3]
     assert both[4].startswith("| η = 0.2, 50% data |")
+
+
+def test_bench_leaves_invalid_records_out_with_skip_and_stops_on_them_by_default(
+    tmp_path, shapes, capsys
+):
+    data = tmp_path / "data"
+    shutil.copytree(shapes, data)
+    records = {}
+    for split in ("train", "val"):
+        path = data / "annotations" / f"{split}.json"
+        document = json.loads(path.read_text())
+        document["annotations"][0]["bbox"][3] = 0  # no height
+        path.write_text(json.dumps(document))
+        records[split] = len(document["annotations"])
+    out = tmp_path / "bench"
+    args = ["bench", "--data", str(data), "--out", str(out), "--device", "cpu", "--loss", "iou",
+            "--eta", "0.2", "--seed", "0", "--max-steps", "1", "--img-size", "64",
+            "--batch-size", "4"]  # fmt: skip
+    assert main(args) == 2
+    assert re.search(r"train\.json: annotation id \d+: box has zero or negative width",
+                     capsys.readouterr().err)  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "skip"), "--on-invalid", "skip"]) == 0
+    (derived,) = [path for path in (tmp_path / "skip" / "data").glob("*.json")
+                  if not path.name.endswith(".manifest.json")]  # fmt: skip
+    boxes = [record["bbox"] for record in json.loads(derived.read_text())["annotations"]]
+    assert len(boxes) == records["train"] - 1 and all(b[3] > 0 for b in boxes)

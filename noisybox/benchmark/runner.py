@@ -113,7 +113,9 @@ def derive_training_data(
     }
     if output.exists() and _derived_from(output) == sources:
         return overrides
-    annotations = read_annotations(source, base.format, split=base.train_split)
+    annotations = read_annotations(
+        source, base.format, on_invalid=base.on_invalid, split=base.train_split
+    )
     derive_annotations(  # the same bytes whichever command line made it first
         annotations,
         output,
@@ -433,13 +435,20 @@ def plan_cost(
         return PlanCost(**counts, seconds_per_run=_mean(timed), basis=f"mean of {len(timed)} runs")
     val_path = Path(base.val_annotations)
     if val_path.exists():
-        val = read_annotations(val_path, base.format, split=base.val_split)
+        val = read_annotations(
+            val_path, base.format, on_invalid=base.on_invalid, split=base.val_split
+        )
         num_classes = len(val.categories)
     else:
         num_classes = len(CLASSES)
     count = 1000  # the built-in dataset's size when it is not made yet (a dry run)
     if base.max_steps is None and have_data:
-        count = read_annotations(base.train_annotations, base.format, split=base.train_split)
+        count = read_annotations(
+            base.train_annotations,
+            base.format,
+            on_invalid=base.on_invalid,
+            split=base.train_split,
+        )
         count = count.num_images
     steps = base.total_steps(count, int(os.environ.get("WORLD_SIZE", 1)))
     per_step = time_training_steps(dataclasses.replace(base, loss=runs[0].loss), num_classes)
