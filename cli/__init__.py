@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
@@ -97,13 +98,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+#: library parameters whose flag is not their name with dashes
+FLAGS = {
+    "images_dir": "--images",
+    "losses": "--loss",
+    "etas": "--eta",
+    "fractions": "--fraction",
+    "seeds": "--seed",
+}
+#: a parameter named in a message's hint: `name`, `name=True`, `name="value"`, `name=VALUE`
+MENTION = re.compile(r"`([a-z][a-z_]*)(?:=([^`]*))?`")
+
+
+def _flag(parameter: str) -> str:
+    return FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
+
+
 def _as_flags(error: NoisyboxError) -> str:
-    """The message, with the parameter it is about named by its command-line flag."""
+    """The message, with the parameters it names given as command-line flags: the one it is
+    about (its start) and those of its hints (between backticks)."""
     message = str(error)
     parameter = getattr(error, "parameter", None)
     if parameter and message.startswith(parameter):
-        return "--" + parameter.replace("_", "-") + message[len(parameter) :]
-    return message
+        message = _flag(parameter) + message[len(parameter) :]
+
+    def as_flag(found: re.Match) -> str:
+        value = found.group(2)
+        if value is None or value == "True":
+            return _flag(found.group(1))
+        return f"{_flag(found.group(1))} {value.strip(chr(34) + chr(39))}"
+
+    return MENTION.sub(as_flag, message)
 
 
 def _one_line(message: str) -> str:

@@ -55,7 +55,7 @@ def in_pixels(annotations: Annotations, images_dir: Path | None) -> Annotations:
         sibling = annotations.path.parent / "images"
         if not sibling.is_dir():
             raise NoisyboxError(
-                f"{annotations.path}: YOLO boxes are normalized; pass --images DIR so that "
+                f"{annotations.path}: YOLO boxes are normalized; pass `images_dir=DIR` so that "
                 "their pixel sizes can be read from the images"
             )
         images_dir = sibling
@@ -93,8 +93,8 @@ def convert(annotations: Annotations, to: str, images_dir: Path | None = None) -
         raise NoisyboxError(f"to must be one of {', '.join(FORMATS)}; got {to!r}", "to")
     if not annotations.valid.all() or np.isnan(annotations.image_size).any():
         raise NoisyboxError(
-            f"{annotations.path}: holds invalid records (kept with --on-invalid keep); a "
-            "conversion writes valid boxes only: use --on-invalid error or skip"
+            f'{annotations.path}: holds invalid records (kept with `on_invalid="keep"`); a '
+            'conversion writes valid boxes only: use `on_invalid="error"` or `on_invalid="skip"`'
         )
     source = in_pixels(annotations, images_dir)
     beyond = FORMATS[annotations.format].beyond(annotations)

@@ -85,7 +85,7 @@ def check_work_folder(folder: Path, inputs: Iterable[Path | None], what: str) ->
     if folder.exists() and any(folder.iterdir()) and not is_run_folder(folder):
         raise NoisyboxError(
             f"{folder}: not a {what} folder noisybox wrote (holds {_contents(folder)}); "
-            "choose another --out"
+            "choose another `out=FOLDER`"
         )
 
 
@@ -204,7 +204,7 @@ def check_outputs(
         elif path.is_symlink() or path.exists():
             if not overwrite:
                 raise NoisyboxError(
-                    f"{path}: exists already; choose another output or pass --overwrite"
+                    f"{path}: exists already; choose another output or pass `overwrite=True`"
                 )
             if path.is_symlink():
                 raise NoisyboxError(f"{path}: is a symbolic link; noisybox does not replace one")

@@ -650,14 +650,14 @@ def test_load_results_refuses_mixed_settings_and_picks_one_by_prefix(tmp_path):
     assert str(raised.value) == (
         f"{tmp_path}: holds runs of 2 different settings (aaa111: 2 runs, bbb222: 3 runs; "
         "they differ in max_steps 800 / 1000); never averaged together: pick one with "
-        "--settings ID"
+        "`settings=ID`"
     )
     assert len(load_results(tmp_path, settings="aaa")[0]) == 2
     assert len(load_results(tmp_path, settings="bbb222")[0]) == 3
     with pytest.raises(NoisyboxError) as raised:
         load_results(tmp_path, settings="c")
     assert str(raised.value) == (
-        f"--settings c: matches 0 of the settings in {tmp_path} (aaa111, bbb222)"
+        f"settings c: matches 0 of the settings in {tmp_path} (aaa111, bbb222)"
     )
     (tmp_path / "empty" / "results").mkdir(parents=True)
     with pytest.raises(NoisyboxError, match="no finished runs in results/"):

@@ -11,9 +11,10 @@ import pytest
 from noisybox.cli import main
 
 from noisybox.atomic import _host_tag, atomic_directory, atomic_write, remove_stale_temporaries
+from noisybox.errors import NoisyboxError
 from noisybox.outputs import MARKER
 
-from .datasets import digest, write_coco, write_voc, write_yolo
+from .datasets import digest, toy_config, write_coco, write_voc, write_yolo
 
 
 def run(args, capsys):
@@ -878,6 +879,40 @@ def test_library_errors_name_parameters_and_the_cli_shows_flags(capsys):
     assert caught.value.parameter == "eta"
     code, _, err = run(["make-dataset", "shapes", "--out", "x", "--image-size", 8], capsys)
     assert code == 2 and "--image-size must be in [16, 4096]" in err
+
+
+@pytest.mark.parametrize(
+    ("message", "parameter", "shown"),
+    [
+        ("a: exists already; pass `overwrite=True`", None, "a: exists already; pass --overwrite"),
+        ('images (pass `on_invalid="skip"` to leave them out)', None,
+         "images (pass --on-invalid skip to leave them out)"),
+        ("weights imagenet: not cached; pass `weights=PATH`", "weights",
+         "--weights imagenet: not cached; pass --weights PATH"),
+        ("give `losses`, `etas`, `fractions`, `seeds`; try a lower `lr`; pass `images_dir=DIR`",
+         None, "give --loss, --eta, --fraction, --seed; try a lower --lr; pass --images DIR"),
+        ("see `noisybox inspect`; weights of `a b`", None,
+         "see `noisybox inspect`; weights of `a b`"),  # not a parameter: left alone
+    ],
+)  # fmt: skip
+def test_a_hint_names_parameters_as_python_does_and_the_cli_as_flags(message, parameter, shown):
+    from noisybox.cli import _as_flags
+
+    assert _as_flags(NoisyboxError(message, parameter)) == shown
+
+
+def test_hints_of_library_errors_name_no_flags(tmp_path, shapes):
+    """From Python, a hint names a parameter as Python passes it; the same error on the
+    command line names the flag."""
+    from noisybox.training.trainer import Trainer
+
+    config = toy_config(shapes, tmp_path / "run", max_steps=1)
+    Trainer(config, log=lambda _: None).train()
+    with pytest.raises(NoisyboxError) as raised:
+        Trainer(config, log=lambda _: None)
+    assert str(raised.value).endswith(
+        "holds a run already; pass `resume=True` to continue it, or choose another `out=FOLDER`"
+    )
 
 
 def test_a_run_is_recorded_before_its_lock_is_released(tmp_path, shapes, monkeypatch):

@@ -148,7 +148,7 @@ def test_run_folder_and_eval_command(tmp_path, shapes, capsys, monkeypatch):
 def test_run_folder_errors(tmp_path, shapes):
     out = tmp_path / "run"
     Trainer(toy_config(shapes, out, max_steps=1), log=lambda _: None).train()
-    with pytest.raises(NoisyboxError, match="holds a run already; pass --resume"):
+    with pytest.raises(NoisyboxError, match="holds a run already; pass `resume=True`"):
         Trainer(toy_config(shapes, out, max_steps=1), log=lambda _: None)
     with pytest.raises(NoisyboxError, match="changed: lr"):
         Trainer(toy_config(shapes, out, max_steps=1, lr=0.1), resume=True, log=lambda _: None)
@@ -534,7 +534,7 @@ def test_tensorboard_logging(tmp_path, shapes):
 def test_a_diverging_run_stops_with_a_clear_error(tmp_path, shapes):
     config = toy_config(shapes, tmp_path / "run", lr=1e9, warmup_steps=1, log_every=2)
     with pytest.raises(
-        NoisyboxError, match=r"the loss became (nan|inf) by step \d+; try a lower --lr"
+        NoisyboxError, match=r"the loss became (nan|inf) by step \d+; try a lower `lr`"
     ):
         Trainer(config, log=lambda _: None).train()
 

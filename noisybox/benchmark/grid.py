@@ -69,7 +69,7 @@ def expand_grid(
             raise NoisyboxError(f"fraction must be in (0, 1]; got {fraction}", "fraction")
     if not (losses and etas and fractions and seeds):
         raise NoisyboxError(
-            "the grid is empty: give at least one --loss, --eta, --fraction, --seed"
+            "the grid is empty: give at least one of each of `losses`, `etas`, `fractions`, `seeds`"
         )
     specs = list(dict.fromkeys(normalize_loss(loss) for loss in losses))
     axes = (

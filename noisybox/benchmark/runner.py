@@ -193,7 +193,7 @@ def finished_runs(out: Path, settings: dict) -> dict[str, dict]:
             ]
             raise NoisyboxError(
                 f"{out}: holds results made with other settings or data "
-                f"({'; '.join(changed) or record['settings']}); choose another --out"
+                f"({'; '.join(changed) or record['settings']}); choose another `out=FOLDER`"
             )
     return {r["run_id"]: r for r in records}
 

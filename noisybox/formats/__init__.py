@@ -34,9 +34,9 @@ def detect_format(path: Path) -> str:
             return name
     if path.is_file():
         raise NoisyboxError(
-            f"{path}: not a format noisybox reads ({', '.join(FORMATS)}); pass --format"
+            f"{path}: not a format noisybox reads ({', '.join(FORMATS)}); pass `format`"
         )
-    raise NoisyboxError(f"{path}: no .xml or .txt annotation files in this folder; pass --format")
+    raise NoisyboxError(f"{path}: no .xml or .txt annotation files in this folder; pass `format`")
 
 
 def read_annotations(

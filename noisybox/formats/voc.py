@@ -139,7 +139,7 @@ def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = No
                     str(file_path),
                     "<size>",
                     "missing, non-positive or infinite image width/height "
-                    "(pass --images DIR to read it from the image)",
+                    "(pass `images_dir=DIR` to read it from the image)",
                     image=index,
                 )
             )

@@ -100,8 +100,9 @@ def load_results(results_dir: Path, settings: str | None = None) -> tuple[pd.Dat
         chosen = [key for key in groups if key.startswith(settings)]
         if len(chosen) != 1:
             raise NoisyboxError(
-                f"--settings {settings}: matches {len(chosen)} of the settings in "
-                f"{results_dir} ({', '.join(groups)})"
+                f"settings {settings}: matches {len(chosen)} of the settings in "
+                f"{results_dir} ({', '.join(groups)})",
+                "settings",
             )
         records = groups[chosen[0]]
     elif len(groups) > 1:
@@ -109,7 +110,7 @@ def load_results(results_dir: Path, settings: str | None = None) -> tuple[pd.Dat
         raise NoisyboxError(
             f"{results_dir}: holds runs of {len(groups)} different settings ({counts}; they "
             f"differ in {_differences(groups)}); never averaged together: pick one with "
-            "--settings ID"
+            "`settings=ID`"
         )
     return pd.DataFrame([_row(r) for r in records]), problems
 
@@ -416,7 +417,7 @@ def per_class_table(results_dir: Path, settings: str | None = None) -> pd.DataFr
     chosen = next((k for k in groups if settings and k.startswith(settings)), None)
     if len(groups) > 1 and chosen is None:
         raise NoisyboxError(
-            f"{results_dir}: holds runs of several settings: pick one with --settings"
+            f"{results_dir}: holds runs of several settings: pick one with `settings`"
         )
     rows = [
         {

@@ -148,7 +148,7 @@ class MetricsLog(Hook):
         values = trainer.mean_over_ranks({"loss": result.total, **result.losses, **diagnostics})
         if not math.isfinite(values["loss"]):  # the same on every rank: all stop
             raise NoisyboxError(
-                f"the loss became {values['loss']} by step {trainer.step}; try a lower --lr"
+                f"the loss became {values['loss']} by step {trainer.step}; try a lower `lr`"
             )
         record = {
             "step": trainer.step,
@@ -183,7 +183,8 @@ class TensorBoard(Hook):
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # the package is optional
             raise NoisyboxError(
-                "--tensorboard needs the tensorboard package: pip install tensorboard"
+                "tensorboard needs the tensorboard package: pip install tensorboard",
+                "tensorboard",
             ) from None
         self.writer = SummaryWriter(str(self.folder))
 

@@ -366,8 +366,9 @@ def load_cached_imagenet_weights(backbone: nn.Module, name: str) -> Path:
     path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
     if not path.is_file():
         raise NoisyboxError(
-            f"--weights imagenet: {path} is not in torchvision's cache and noisybox never "
-            f"downloads; put the file from {url} there, or pass --weights PATH"
+            f"weights imagenet: {path} is not in torchvision's cache and noisybox never "
+            f"downloads; put the file from {url} there, or pass `weights=PATH`",
+            "weights",
         )
     state = torch.load(path, map_location="cpu", weights_only=True)
     if name == "mobilenet_v3":

@@ -359,7 +359,7 @@ class Trainer:
             return
         if self.config.on_invalid == "error":
             raise NoisyboxError(
-                f"{len(problems)} unusable images (pass --on-invalid skip to leave them out): "
+                f'{len(problems)} unusable images (pass `on_invalid="skip"` to leave them out): '
                 + "; ".join(problems)
             )
         self.train_set.leave_out(list(found["training"]))
@@ -397,13 +397,13 @@ class Trainer:
             changed = [k for k in saved if k not in RUNTIME_FIELDS and saved[k] != current.get(k)]
             if changed:
                 raise NoisyboxError(
-                    f"{self.run_dir}: --resume needs the same settings; changed: "
+                    f"{self.run_dir}: `resume` needs the same settings; changed: "
                     + ", ".join(changed)
                 )
         elif config_file.exists():
             raise NoisyboxError(
-                f"{self.run_dir}: holds a run already; pass --resume to continue "
-                "it, or choose another --out"
+                f"{self.run_dir}: holds a run already; pass `resume=True` to continue "
+                "it, or choose another `out=FOLDER`"
             )
 
     def _finished(self) -> bool:
