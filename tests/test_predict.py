@@ -81,3 +81,63 @@ def test_predict_refuses_bad_input_and_writes_nothing(finished_run, shapes, tmp_
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
     assert digest(tmp_path) == before
+
+
+def test_a_run_folder_missing_a_file_is_named_with_what_it_lacks(finished_run, tmp_path):
+    import torch
+
+    from noisybox.errors import NoisyboxError
+    from noisybox.training.predict import load_run_model
+
+    loaded = load_run_model(finished_run, device="cpu")
+    assert loaded.device == torch.device("cpu") and next(loaded.model.parameters()).is_cpu
+    assert not loaded.model.training
+    assert load_run_model(finished_run).device == torch.device("cpu")  # "auto", no GPU here
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    for name, message in (
+        ("ground_truth.json", "no ground_truth.json (the run has not finished)"),
+        ("checkpoints/last.pt", "no checkpoints/last.pt (not a run folder of noisybox train)"),
+        ("config.json", "no config.json (not a run folder of noisybox train)"),
+    ):
+        (run / name).unlink()
+        with pytest.raises(NoisyboxError) as raised:
+            load_run_model(run)
+        assert str(raised.value) == f"{run}: {message}"
+
+
+def test_detections_are_drawn_as_boxes_with_their_class_and_score():
+    """Reference: the box outline in red (JPEG blurs a 1-px line's colour), its inside
+    untouched, and above it a red label with the class name (its id where it has none) and
+    the score in white, as PIL draws that text."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from noisybox.training.predict import draw_detections
+
+    def drawn(width, detections, names):
+        pixels = np.zeros((200, width, 3), np.uint8)
+        return np.asarray(Image.open(io.BytesIO(draw_detections(pixels, detections, names))))
+
+    found = {"bbox": [50, 80, 100, 60], "category_id": 1, "score": 0.5}
+    image = drawn(300, [found], {1: "cat"})
+    assert image.shape == (200, 300, 3)
+    red = lambda y, x: image[y, x, 0] > 130 and image[y, x, 0] > image[y, x, 1] + 50  # noqa: E731
+    assert all(red(y, x) for y, x in ((80, 100), (140, 100), (110, 50), (110, 150)))
+    assert image[110, 100].max() < 40 and image[84, 100].max() < 40  # inside: 1 px lines
+    for label, names in (("cat 0.50", {1: "cat"}), ("1 0.50", {})):
+        image = drawn(300, [found], names)
+        left, top, right, bottom = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox(
+            (50, 80), label
+        )
+        reference = Image.new("L", (right - left, bottom - top))
+        ImageDraw.Draw(reference).text((50 - left, 0), label, fill=255)
+        band = image[top - (bottom - top) : top, left:right]
+        white = (band.min(axis=2) > 150).astype(float)
+        assert band[..., 0].mean() > 200  # the label's background is red
+        expected = (np.asarray(reference) > 128).astype(float)
+        assert np.corrcoef(white.ravel(), expected.ravel())[0, 1] > 0.8, label
+    thick = drawn(900, [dict(found, score=0.25)], {1: "cat"})  # lines of 900 / 300 = 3 px
+    assert thick[82, 100, 0] > 180 and thick[83, 100, 0] < 100 and thick[79, 100, 0] < 100
