@@ -13,6 +13,7 @@ from collections import defaultdict
 import pytest
 from noisybox.cli import main
 
+from noisybox.errors import NoisyboxError
 from noisybox.training.trainer import train_and_evaluate
 
 from .datasets import digest, toy_config
@@ -141,3 +142,53 @@ def test_detections_are_drawn_as_boxes_with_their_class_and_score():
         assert np.corrcoef(white.ravel(), expected.ravel())[0, 1] > 0.8, label
     thick = drawn(900, [dict(found, score=0.25)], {1: "cat"})  # lines of 900 / 300 = 3 px
     assert thick[82, 100, 0] > 180 and thick[83, 100, 0] < 100 and thick[79, 100, 0] < 100
+
+
+class _Payload:
+    """What a malicious checkpoint may hold: unpickling it would run ``os.system``."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch PWNED",))
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("payload", "it holds objects other than tensors (refused: loading them could run code)"),
+        (b"hello", "not a file torch.save wrote"),
+        ("cut", "not a file torch.save wrote"),
+        (b"", "not a file torch.save wrote"),
+        ([1, 2], "it holds a list, not a dict of tensors"),
+    ],
+)
+def test_a_checkpoint_that_is_not_plain_tensors_is_one_line_and_never_run(
+    finished_run, shapes, tmp_path, capsys, monkeypatch, content, reason
+):
+    """``predict --run`` and ``train --weights`` read saved weights with
+    ``torch.load(weights_only=True)``: a pickle's code is refused, never run."""
+    import torch
+
+    from noisybox.training.trainer import Trainer
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    checkpoint = run / "checkpoints" / "last.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    if content == "payload":
+        torch.save({**state, "extra": _Payload()}, checkpoint)
+    elif content == "cut":
+        checkpoint.write_bytes(checkpoint.read_bytes()[:200])
+    elif isinstance(content, bytes):
+        checkpoint.write_bytes(content)
+    else:
+        torch.save(content, checkpoint)
+    monkeypatch.chdir(tmp_path)
+    code = main(["predict", str(shapes / "images"), "--run", str(run), "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"{checkpoint}: cannot be read as weights: {reason}" in err
+    with pytest.raises(NoisyboxError, match=f"{checkpoint}: cannot be read as weights: "):
+        Trainer(toy_config(shapes, tmp_path / "new", weights=str(checkpoint)), log=print)
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "o").exists()

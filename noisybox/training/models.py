@@ -29,6 +29,7 @@ from ..errors import NoisyboxError
 from ..losses import CoordinateLoss
 from .batching import PaddedTargets, SquareBatchTransform, check_boxes, fcos_matches, pad_targets
 from .diagnostics import PositiveIoU
+from .saved import load_state
 
 #: GroupNorm groups in RetinaNet's heads (torchvision's v2 head)
 RETINANET_GROUPS = 32
@@ -370,7 +371,7 @@ def load_cached_imagenet_weights(backbone: nn.Module, name: str) -> Path:
             f"downloads; put the file from {url} there, or pass `weights=PATH`",
             "weights",
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_state(path)
     if name == "mobilenet_v3":
         state = {
             k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")

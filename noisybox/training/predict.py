@@ -25,6 +25,7 @@ from ..images import IMAGE_SUFFIXES, read_rgb
 from .data import build_transform
 from .models import build_detector
 from .run_folder import RunFolder
+from .saved import load_state
 from .trainer import build_box_loss, coco_detections, select_device
 
 
@@ -59,7 +60,7 @@ def load_run_model(run: Path, device: str = "auto") -> RunModel:
     model = build_detector(
         config.model, config.backbone, len(categories), config.image_size, build_box_loss(config)
     )
-    state = torch.load(files.checkpoint, map_location="cpu", weights_only=True)
+    state = load_state(files.checkpoint)
     model.load_state_dict(state.get("model", state))
     transform = build_transform(config.image_size, augment=False)
     return RunModel(model.to(chosen).eval(), categories, transform, chosen)

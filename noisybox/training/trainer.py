@@ -45,6 +45,7 @@ from .hooks import (
 )
 from .models import build_detector, count_parameters, load_cached_imagenet_weights
 from .run_folder import RunFolder
+from .saved import load_state
 
 #: below this mAP (percent) a run is reported as having barely learned
 NEAR_ZERO_MAP = 1.0
@@ -416,7 +417,7 @@ class Trainer:
             return
         if not path.is_file():
             raise NoisyboxError(f"{path}: no such weights file (noisybox never downloads weights)")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_state(path)
         state = state.get("model", state)
         missing, unexpected = self.model.load_state_dict(state, strict=False)
         self.log(f"loaded {path}: {len(missing)} missing, {len(unexpected)} unexpected tensors")
@@ -435,7 +436,7 @@ class Trainer:
             torch.save(state, handle)
 
     def _restore(self) -> None:
-        state = torch.load(self.files.checkpoint, map_location=self.device, weights_only=True)
+        state = load_state(self.files.checkpoint, self.device)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
