@@ -192,3 +192,56 @@ def test_a_checkpoint_that_is_not_plain_tensors_is_one_line_and_never_run(
     with pytest.raises(NoisyboxError, match=f"{checkpoint}: cannot be read as weights: "):
         Trainer(toy_config(shapes, tmp_path / "new", weights=str(checkpoint)), log=print)
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "o").exists()
+
+
+def test_the_images_to_predict_are_listed_as_documented(tmp_path, shapes):
+    from noisybox.training.predict import list_images
+
+    source = next((shapes / "images").iterdir())
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("b.PNG", "a.jpg", "notes.txt"):
+        shutil.copy(source, folder / name)
+    (folder / "c.png").mkdir()  # a folder, not an image
+    assert list_images(folder) == [folder / "a.jpg", folder / "b.PNG"]
+    assert list_images(folder / "b.PNG") == [folder / "b.PNG"]
+    shutil.copy(source, folder / "a.png")
+    with pytest.raises(NoisyboxError) as raised:
+        list_images(folder)
+    assert str(raised.value) == f"{folder}: two images are called 'a' (drawn as a.jpg)"
+    (folder / "a.png").unlink()
+    (folder / "d.png").symlink_to(source)  # outside the folder
+    with pytest.raises(NoisyboxError) as raised:
+        list_images(folder)
+    assert str(raised.value) == f"{folder / 'd.png'}: leads outside {folder} (a link); not followed"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(NoisyboxError) as raised:
+        list_images(empty)
+    from noisybox.images import IMAGE_SUFFIXES
+
+    assert str(raised.value) == f"{empty}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
+    with pytest.raises(NoisyboxError, match="no such image file or folder"):
+        list_images(tmp_path / "none")
+
+
+def test_predict_folder_defaults_draw_and_keep_scores_from_a_quarter(finished_run, shapes):
+    from noisybox.training.predict import predict_folder
+
+    image = sorted((shapes / "images").iterdir())[0]
+    calls = []
+    output = predict_folder(finished_run, [image], on_image=calls.append)
+    assert sorted(output) == ["images/" + image.stem + ".jpg", "predictions.json"]
+    assert calls == [1]
+    document = json.loads(output["predictions.json"])
+    assert all(record["score"] >= 0.25 for record in document["annotations"])
+    everything = json.loads(predict_folder(finished_run, [image], score=0, draw=False)
+                            ["predictions.json"])  # fmt: skip
+    assert len(everything["annotations"]) >= len(document["annotations"])
+    assert {r["score"] for r in everything["annotations"]} >= {
+        r["score"] for r in document["annotations"]
+    }
+    assert predict_folder(finished_run, [image], score=1.0, draw=False)  # 1 is allowed
+    with pytest.raises(NoisyboxError, match=r"^score must be in \[0, 1\]; got 1.5") as raised:
+        predict_folder(finished_run, [image], score=1.5)
+    assert raised.value.parameter == "score"
