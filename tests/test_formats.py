@@ -287,6 +287,11 @@ def test_a_lazily_read_file_names_a_bad_box_by_its_record_id(tmp_path, monkeypat
     assert [str(issue) for issue in lazy.issues] == [expected]
     assert [str(issue) for issue in coco._read_whole(path).issues] == [expected]
     assert lazy.source.record(2) == document["annotations"][2]
+    from noisybox.formats import FORMATS
+
+    beyond = FORMATS["coco"].beyond(lazy)  # the records' keys read from the file
+    assert "annotations[].segmentation" in beyond
+    assert beyond == FORMATS["coco"].beyond(coco._read_whole(path))
 
 
 def test_a_nan_corner_is_named_in_the_issue(tmp_path):
@@ -455,3 +460,57 @@ def test_a_json_file_that_does_not_parse_is_named(tmp_path):
     path.write_text('{"images": [')
     with pytest.raises(NoisyboxError, match=r"broken\.json: not valid JSON: "):
         load_json(path)
+
+
+def test_voc_new_objects_fit_compact_and_single_child_files(tmp_path):
+    """Without whitespace between elements a new object starts a line of its own; after a
+    lone child it takes the indentation before that child."""
+    box = "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox>"
+    (tmp_path / "a.xml").write_text(
+        f"<annotation><filename>a.jpg</filename><size><width>20</width><height>20</height>"
+        f"</size><object><name>cat</name>{box}</object></annotation>"
+    )
+    (tmp_path / "b.xml").write_text(
+        f"<annotation>\n  <object><name>cat</name>{box}</object>\n</annotation>\n"
+    )
+    annotations = read_annotations(tmp_path, images_dir=None, on_invalid="keep")
+    changes = Changes.none(annotations)
+    changes.added_image, changes.added_category = np.array([0, 1]), np.array([0, 0])
+    changes.added_boxes = np.array([[2.0, 2.0, 5.0, 5.0]] * 2)
+    written = render(annotations, changes)
+    new = ("<object>\n\t\t<name>cat</name>\n\t\t<pose>Unspecified</pose>\n\t\t<truncated>0"
+           "</truncated>\n\t\t<difficult>0</difficult>\n\t\t<bndbox>\n\t\t\t<xmin>2</xmin>\n"
+           "\t\t\t<ymin>2</ymin>\n\t\t\t<xmax>5</xmax>\n\t\t\t<ymax>5</ymax>\n\t\t</bndbox>\n"
+           "\t</object>")  # fmt: skip
+    assert written["a.xml"].decode().endswith(f"{box}</object>\n{new}</annotation>\n")
+    assert written["b.xml"].decode() == (
+        f"<annotation>\n  <object><name>cat</name>{box}</object>\n  {new}\n</annotation>\n"
+    )
+
+
+def test_voc_files_are_rewritten_only_where_something_changed(tmp_path):
+    """A file with nothing to change is copied byte for byte (its quoting, its spacing);
+    one that lost an invalid object (``on_invalid="skip"``) is rewritten without it; an
+    integer dataset's corners are whole pixels, rounded."""
+    obj = ("<object><name>cat</name><bndbox><xmin>{}</xmin><ymin>1</ymin><xmax>{}</xmax>"
+           "<ymax>9</ymax></bndbox></object>")  # fmt: skip
+    head = "<annotation verified='yes'><filename>{}.jpg</filename><size><width>20</width>" \
+        "<height>20</height></size>"  # fmt: skip
+    (tmp_path / "a.xml").write_text(head.format("a") + obj.format(1, 9) + "</annotation>")
+    (tmp_path / "b.xml").write_text(
+        head.format("b") + obj.format(1, 9) + obj.format(5, 5) + "</annotation>"
+    )  # the second object of b has no width: invalid
+    (tmp_path / "c.xml").write_text(head.format("c") + obj.format(2, 8) + "</annotation>")
+    annotations = read_annotations(tmp_path, on_invalid="skip")
+    assert annotations.record.tolist() == [0, 1, 3]
+    changes = Changes.none(annotations)
+    changes.boxes[2] = [1.4, 1.0, 8.6, 9.0]  # c's box, not quantized
+    written = render(annotations, changes)
+    assert written["a.xml"] == (tmp_path / "a.xml").read_bytes()
+    assert (
+        written["b.xml"]
+        == (
+            head.format("b").replace("'yes'", '"yes"') + obj.format(1, 9) + "</annotation>\n"
+        ).encode()
+    )
+    assert b"<xmin>1</xmin>" in written["c.xml"] and b"<xmax>9</xmax>" in written["c.xml"]

@@ -209,7 +209,9 @@ def read_voc(path: Path, images_dir: Path | None = None, split: Path | None = No
 
 
 def _format_coordinate(value: float, integer: bool) -> str:
-    return str(int(value)) if integer else f"{value:.2f}".rstrip("0").rstrip(".")
+    """A corner as the file's kind holds it: whole pixels (rounded, as :func:`quantize_voc`)
+    or two decimals without trailing zeros."""
+    return str(round(value)) if integer else f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def quantize_voc(annotations: Annotations, boxes: np.ndarray) -> np.ndarray:
@@ -279,6 +281,8 @@ def _append_indented(root: ET.Element, element: ET.Element) -> None:
         last = root[-1]
         between = (root[-2].tail if len(root) > 1 else root.text) or "\n"
         element.tail, last.tail = last.tail, between
+    else:
+        element.tail = "\n"
     root.append(element)
 
 
@@ -292,7 +296,6 @@ def _new_object(name: str, box: np.ndarray, integer: bool) -> ET.Element:
     for corner, value in zip(CORNERS, box, strict=True):
         ET.SubElement(bndbox, corner).text = _format_coordinate(value, integer)
     ET.indent(element, space="\t", level=1)
-    element.tail = "\n"
     return element
 
 

@@ -36,7 +36,6 @@ class YoloFile:
 
 @dataclass
 class YoloSource:
-    root: Path
     files: list[YoloFile]
     extra_files: dict[str, bytes]  # classes.txt and the like, copied along
 
@@ -128,7 +127,7 @@ def read_yolo(root: Path) -> Annotations:
         image_name=[f.relative for f in files],
         image_key=np.asarray([text_key(f.relative) for f in files], np.uint64),
         categories=dict(sorted(names.items())),
-        source=YoloSource(root, files, extra),
+        source=YoloSource(files, extra),
         issues=issues,
     )
 
