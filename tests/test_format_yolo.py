@@ -118,3 +118,14 @@ def test_writing_drops_rewrites_and_appends_lines_as_told(tmp_path):
         b"0 0.500000 0.500000 1.000000 1.000000\n"
     )
     assert written["d.txt"] == b"1 0.25 0.5 0.5 0.5"  # nothing added: left as it was
+
+
+def test_a_labels_folder_without_label_files_or_with_an_image_list_is_refused(tmp_path):
+    (tmp_path / "classes.txt").write_text("cat\n")
+    with pytest.raises(NoisyboxError) as raised:
+        read_yolo(tmp_path)
+    assert str(raised.value) == f"{tmp_path}: no .txt label files below this folder"
+    (tmp_path / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(NoisyboxError) as raised:
+        read_annotations(tmp_path, split=tmp_path / "a.txt")
+    assert str(raised.value) == f"{tmp_path}: an image list applies to VOC folders only"

@@ -420,7 +420,7 @@ def test_voc_writes_new_objects_in_the_file_s_layout_and_encoding(tmp_path):
 @pytest.mark.parametrize(
     ("integer", "boxes", "expected"),
     [
-        (True, [[1.4, 2.6, 1.6, 2.4]], [[1, 3, 2, 4]]),  # at least one pixel each way
+        (True, [[1.4, 2.6, 1.45, 2.4]], [[1, 3, 2, 4]]),  # at least one pixel each way
         (True, [[10.5, 20.2, 30.7, 40.0]], [[10, 20, 31, 40]]),  # numpy rounds half to even
         (False, [[1.234, 2.5, 1.3, 2.666]], [[1.23, 2.5, 1.3, 2.67]]),
     ],
@@ -514,3 +514,31 @@ def test_voc_files_are_rewritten_only_where_something_changed(tmp_path):
         ).encode()
     )
     assert b"<xmin>1</xmin>" in written["c.xml"] and b"<xmax>9</xmax>" in written["c.xml"]
+
+
+def test_what_stands_before_a_voc_file_s_root_is_written_back_as_it_was(tmp_path):
+    """Declaration, processing instructions, comments, a byte order mark and the line
+    breaks between them (the XML parser keeps none of them); the encoding is the
+    declaration's, not a processing instruction's."""
+    body = ("<annotation><filename>a.jpg</filename><size><width>20</width><height>20</height>"
+            "</size><object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax>"
+            "<ymax>9</ymax></bndbox></object></annotation>")  # fmt: skip
+    cases = {
+        "plain": b"",
+        "pi": b"<?xml-stylesheet href='a.xsl' encoding='latin-1'?>\n",
+        "all": b"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8'?>\r\n<!-- made by hand <a> -->"
+               b"\n<?xml-stylesheet href='a.xsl'?>\n",
+        "latin": b"<?xml version='1.0' encoding='iso-8859-1'?>",
+    }  # fmt: skip
+    for name, prolog in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "a.xml").write_bytes(prolog + body.replace("cat", "chèvre").encode(
+            "latin-1" if name == "latin" else "utf-8"))  # fmt: skip
+        annotations = read_annotations(folder)
+        changes = Changes.none(annotations)
+        changes.boxes[0] = [2.0, 2.0, 8.0, 8.0]
+        written = render(annotations, changes)["a.xml"]
+        expected = body.replace("cat", "chèvre").replace(">1<", ">2<").replace(">9<", ">8<")
+        assert written == prolog + expected.encode(
+            "latin-1" if name == "latin" else "utf-8") + b"\n", name  # fmt: skip

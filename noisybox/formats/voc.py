@@ -263,14 +263,14 @@ def write_voc(annotations: Annotations, changes: Changes) -> dict[str, bytes]:
         for added in added_by_image.get(index, []):
             name = annotations.categories[int(changes.added_category[added])]
             _append_indented(root, _new_object(name, changes.added_boxes[added], integer))
-        declaration = _declaration(voc_file.path)
+        prolog = _prolog(voc_file.path)
         try:
-            body = ET.tostring(root, encoding=_encoding(declaration), xml_declaration=False)
+            body = ET.tostring(root, encoding=_encoding(prolog), xml_declaration=False)
         except RecursionError:
             raise NoisyboxError(
                 f"{voc_file.path}: elements nested too deeply to write back"
             ) from None
-        output[voc_file.relative] = declaration + body + b"\n"
+        output[voc_file.relative] = prolog + body + b"\n"
     return output
 
 
@@ -367,9 +367,11 @@ def voc_beyond(annotations: Annotations) -> list[str]:
     return [f"<{path}>" for path in sorted(found)]
 
 
-def _encoding(declaration: bytes) -> str:
-    """The encoding an ``<?xml ... encoding="..."?>`` line declares (UTF-8 by default), so
-    a file is written back in the encoding it says it has."""
+def _encoding(prolog: bytes) -> str:
+    """The encoding the file's ``<?xml ... encoding="..."?>`` declaration names (UTF-8 by
+    default), so a file is written back in the encoding it says it has."""
+    prolog = prolog.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+    declaration = prolog[: prolog.find(b"?>")] if re.match(rb"<\?xml\s", prolog) else b""
     found = re.search(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", declaration)
     if found is None:
         return "utf-8"
@@ -381,13 +383,20 @@ def _encoding(declaration: bytes) -> str:
     return name
 
 
-def _declaration(path: Path) -> bytes:
-    """The file's own ``<?xml ...?>`` line, to write it back as it was (empty if none)."""
+#: what may stand before a document's root element: a byte order mark, a declaration or
+#: processing instruction, a comment, white space (a DTD is refused on reading)
+PROLOG_PART = re.compile(rb"\xef\xbb\xbf|\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+
+
+def _prolog(path: Path) -> bytes:
+    """The bytes of the file before its root element (declaration, processing
+    instructions, comments), to write them back as they were."""
     with path.open("rb") as handle:
-        head = handle.read(200)
-    if head.startswith(b"<?xml") and b"?>" in head:
-        return head[: head.index(b"?>") + 2] + b"\n"
-    return b""
+        head = handle.read(1 << 16)
+    end = 0
+    while found := PROLOG_PART.match(head, end):
+        end = found.end()
+    return head[:end]
 
 
 def _detect(path: Path) -> bool:
