@@ -101,3 +101,48 @@ def test_checkpointer_saves_every_nth_and_the_last_step():
     trainer = FakeTrainer()
     run_steps(trainer, [Checkpointer(every=3, total=7)], 7)
     assert trainer.saved == [3, 6, 7]
+
+
+def test_tensorboard_writes_the_logged_records_and_closes(tmp_path, monkeypatch):
+    """Only logged steps are written, each value of the record but its step, as
+    ``train/NAME`` at the trainer's step; the writer is closed at the end."""
+    import torch.utils.tensorboard
+
+    from noisybox.training.hooks import TensorBoard
+
+    written, closed = [], []
+
+    class Writer:
+        def __init__(self, folder):
+            self.folder = folder
+
+        def add_scalar(self, tag, value, step):
+            written.append((tag, value, step))
+
+        def close(self):
+            closed.append(self.folder)
+
+    monkeypatch.setattr(torch.utils.tensorboard, "SummaryWriter", Writer)
+    log = MetricsLog(tmp_path / "metrics.jsonl", log_every=2, total=3, on_step=lambda _: None)
+    board = TensorBoard(tmp_path / "tb")
+    run_steps(FakeTrainer(), [log, board], 3)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert {tag for tag, _, _ in written} == {f"train/{name}" for name in records[0]} - {
+        "train/step"
+    }
+    assert "train/loss" in {tag for tag, _, _ in written}
+    assert sorted({step for _, _, step in written}) == [2, 3]
+    assert ("train/loss", 1.0, 2) in written and closed == [str(tmp_path / "tb")]
+
+
+def test_tensorboard_without_its_package_is_named(tmp_path, monkeypatch):
+    import sys
+
+    from noisybox.training.hooks import TensorBoard
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with pytest.raises(
+        NoisyboxError, match=r"^tensorboard needs the tensorboard package"
+    ) as raised:
+        TensorBoard(tmp_path / "tb").before_train(FakeTrainer())
+    assert raised.value.parameter == "tensorboard"

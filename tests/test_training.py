@@ -596,6 +596,10 @@ def test_the_heads_equal_stock_torchvision_with_its_own_box_loss(model, loss):
     stock.head.load_state_dict(ours.head.state_dict(), strict=True)
     images, targets = _two_image_batch()
     assert_same_losses_and_head_gradients(ours, stock, images, targets, (1e-6, 1e-7), (1e-5, 1e-7))
+    # one image (the loss averages over images), one small box (few positives to average over)
+    small = [{"boxes": torch.tensor([[30.0, 30.0, 34.0, 33.0]]), "labels": torch.tensor([2])}]
+    for batch in ((images[:1], targets[:1]), (images[:1], small)):
+        assert_same_losses_and_head_gradients(ours, stock, *batch, (1e-6, 1e-7), (1e-5, 1e-7))
 
 
 def test_the_dry_run_timer_builds_the_run_s_own_loss():
@@ -730,3 +734,61 @@ def test_invalid_annotation_records_stop_a_run_or_are_left_out_and_said(shapes, 
                                f"first: {val}: annotation id ") for line in said)  # fmt: skip
     scored = trainer.ground_truth()["annotations"]
     assert len(scored) == len(document["annotations"]) - 1
+
+
+def test_imagenet_weights_are_looked_up_by_backbone_and_fitted(tmp_path, monkeypatch):
+    """Each backbone's file in torch's cache (the name torchvision downloads it under);
+    MobileNet's classifier-free ``features.`` part; a file of another network refused."""
+    import torchvision.models as tvm
+
+    from noisybox.training.models import build_backbone, load_cached_imagenet_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    enums = {
+        "resnet18": tvm.ResNet18_Weights,
+        "resnet34": tvm.ResNet34_Weights,
+        "resnet50": tvm.ResNet50_Weights,
+        "mobilenet_v3": tvm.MobileNet_V3_Large_Weights,
+    }
+    for name, enum in enums.items():
+        file = enum.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+        with pytest.raises(NoisyboxError) as raised:
+            load_cached_imagenet_weights(None, name)
+        assert str(raised.value).startswith(f"weights imagenet: {cache / file} is not in")
+        assert raised.value.parameter == "weights"
+    with pytest.raises(NoisyboxError, match="has no ImageNet weights for 'tiny'") as raised:
+        load_cached_imagenet_weights(None, "tiny")
+    assert raised.value.parameter == "weights"
+    cache.mkdir(parents=True)
+    torch.manual_seed(3)
+    mobilenet = tvm.mobilenet_v3_large(weights=None).state_dict()
+    file = cache / enums["mobilenet_v3"].IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    torch.save(mobilenet, file)
+    backbone = build_backbone("mobilenet_v3")
+    assert load_cached_imagenet_weights(backbone, "mobilenet_v3") == file
+    body = backbone.body.state_dict()
+    assert torch.equal(body["0.0.weight"], mobilenet["features.0.0.weight"])
+    key = "13.block.3.1.running_var"  # the last layer the detection backbone keeps
+    assert torch.equal(body[key], mobilenet[f"features.{key}"])
+    wrong = cache / enums["resnet34"].IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    torch.save(tvm.resnet18(weights=None).state_dict(), wrong)  # resnet18's, not 34's
+    with pytest.raises(NoisyboxError, match=r"does not fit the resnet34 backbone \(\d+ missing"):
+        load_cached_imagenet_weights(build_backbone("resnet34"), "resnet34")
+
+
+def test_retinanet_anchors_are_sized_to_the_input():
+    """Three scales an octave apart (2^0, 2^⅓, 2^⅔) of a base 4·(stride-size)·(input/800)
+    pixels, at least 8, and aspect ratios ½, 1, 2, on each of the five levels."""
+    from noisybox.losses import build_loss
+    from noisybox.training.models import build_detector
+
+    detector = build_detector("retinanet", "tiny", 2, 128, build_loss("giou"))
+    generator = detector.anchor_generator
+    # 128 / 800 · 4 = 0.64: bases 32·0.64 = 20.48 → 20, 41, 82, 164, 328
+    assert generator.sizes == (
+        (20, 25, 32), (41, 52, 65), (82, 103, 130), (164, 207, 260), (328, 413, 521),
+    )  # fmt: skip
+    assert generator.aspect_ratios == ((0.5, 1.0, 2.0),) * 5
+    small = build_detector("retinanet", "tiny", 2, 32, build_loss("giou")).anchor_generator
+    assert [sizes[0] for sizes in small.sizes] == [8, 10, 20, 41, 82]  # at least 8
