@@ -325,14 +325,30 @@ def test_faster_rcnn_smooth_l1_is_torchvisions_own_loss():
     heads = ours.roi_heads
     stock = RoIHeads(heads.box_roi_pool, heads.box_head, heads.box_predictor, **ROI_HEAD_SETTINGS)
     images, targets = _toy_batch()
-    results = []
+    for armed in (False, True):  # armed: the positives' IoU is recorded on this step
+        results = []
+        for roi_heads in (heads, stock):
+            ours.roi_heads = roi_heads
+            if armed and roi_heads is heads:
+                heads.positive_iou.arm()
+            torch.manual_seed(1)  # the RoI sampler draws at random
+            results.append(ours(images, targets))
+            if roi_heads is heads:
+                recorded = heads.positive_iou.take()["positives"]
+        assert set(results[0]) == set(results[1])
+        for key in results[0]:  # same formula; per-box sums round in another order (float32)
+            torch.testing.assert_close(results[0][key], results[1][key], rtol=1e-6, atol=0)
+        assert bool(recorded > 0) == armed  # nan unarmed
+    found = []  # inference is torchvision's own
     for roi_heads in (heads, stock):
         ours.roi_heads = roi_heads
-        torch.manual_seed(1)  # the RoI sampler draws at random
-        results.append(ours(images, targets))
-    assert set(results[0]) == set(results[1])
-    for key in results[0]:  # same formula; per-box sums round in another order (float32)
-        torch.testing.assert_close(results[0][key], results[1][key], rtol=1e-6, atol=0)
+        ours.eval()
+        with torch.no_grad():
+            found.append(ours(images))
+    for mine, theirs in zip(*found, strict=True):
+        assert mine.keys() == theirs.keys() and len(mine["boxes"]) > 0
+        for key in mine:
+            assert torch.equal(mine[key], theirs[key])
 
 
 class _RecordingBoxLoss(torch.nn.Module):
