@@ -127,6 +127,12 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         0,
     ),
     RunOption(
+        "max_grad_norm",
+        float,
+        _option("Clip the gradients to this norm at every step (0: no clipping).", metavar="NORM"),
+        10.0,
+    ),
+    RunOption(
         "penalty_form",
         str,
         _option(

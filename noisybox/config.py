@@ -124,7 +124,12 @@ def counterpart(loss: str) -> str | None:
 RUNTIME_FIELDS = ("out", "workers", "tensorboard", "log_every", "checkpoint_every")
 #: settings added after results stores were in use, with their default: at that default a
 #: setting is left out of a bench's settings fingerprint, so that older results still match
-LATER_FIELDS = {"alpha_warmup": 0, "on_invalid": "error", "penalty_form": "paper"}
+LATER_FIELDS = {
+    "alpha_warmup": 0,
+    "on_invalid": "error",
+    "penalty_form": "paper",
+    "max_grad_norm": 10.0,
+}
 #: detectors whose definition changed after results were stored, by revision (RetinaNet 2:
 #: GroupNorm in its heads, noisybox 0.2.0); a bench's settings name the revision, so a store's
 #: runs of an older definition count as other settings, never mixed with the new
@@ -166,6 +171,7 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 2e-3
     weight_decay: float = 1e-4
+    max_grad_norm: float = 10.0  # gradients clipped to this norm at every step; 0: not clipped
     warmup_steps: int = 50
     seed: int = 0
     device: str = "auto"

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def test_settings_grid_store_and_reports_import_no_torch():
     modules = [
@@ -84,3 +86,51 @@ def test_option_limits_still_apply(tmp_path, capsys):
 
     assert main(["train", "--checkpoint-every", "0", "--out", str(tmp_path / "r")]) == 2
     assert "checkpoint-every" in capsys.readouterr().err
+
+
+def test_one_real_option_walkthrough_max_grad_norm(tmp_path, shapes, capsys):
+    """--max-grad-norm, added as ARCHITECTURE.md says (a TrainConfig field, one RunOption,
+    the step that uses it): both commands take it, the step clips to it (0: not at all),
+    a negative one is refused by its flag, and at its default bench fingerprints and runs
+    are what they were (10 was the fixed norm before)."""
+    import json
+
+    import torch
+    from noisybox.cli import main
+
+    from noisybox.benchmark.runner import fingerprint, settings_of
+    from noisybox.training.models import build_detector
+    from noisybox.training.trainer import build_box_loss, build_optimizer, train_step
+
+    from .datasets import toy_config
+
+    default = toy_config(shapes, tmp_path)
+    assert default.max_grad_norm == 10.0 and "max_grad_norm" not in settings_of(default)
+    changed = settings_of(toy_config(shapes, tmp_path, max_grad_norm=1.0))
+    assert fingerprint(changed) != fingerprint(settings_of(default))
+    norms = {}
+    for limit in (0.0, 1e-3):
+        config = toy_config(shapes, tmp_path, loss="giou", max_grad_norm=limit)
+        torch.manual_seed(0)
+        model = build_detector("fcos", "tiny", 2, 64, build_box_loss(config)).train()
+        images = [torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(1))]
+        targets = [{"boxes": torch.tensor([[4.0, 6.0, 40.0, 50.0]]), "labels": torch.tensor([1])}]
+        optimizer = build_optimizer(model, config)
+        scaler = torch.amp.GradScaler(enabled=False)
+        train_step(model, optimizer, scaler, images, targets, torch.device("cpu"), None,
+                   config.max_grad_norm)  # fmt: skip
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        norms[limit] = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
+    assert norms[0.0] > 1e-2 and norms[1e-3] == pytest.approx(1e-3, rel=1e-4)
+    out = tmp_path / "run"
+    args = ["train", "--data", str(shapes), "--max-steps", "1", "--device", "cpu",
+            "--img-size", "48", "--out", str(out)]  # fmt: skip
+    assert main([*args, "--max-grad-norm", "0"]) == 0
+    assert json.loads((out / "config.json").read_text())["max_grad_norm"] == 0.0
+    capsys.readouterr()
+    assert main([*args, "--max-grad-norm", "-1", "--out", str(tmp_path / "neg")]) == 2
+    assert (
+        "error: --max-grad-norm must be >= 0 (0: no clipping); got -1.0" in capsys.readouterr().err
+    )
+    assert main(["bench", "--data", str(shapes), "--out", str(tmp_path / "b"), "--max-grad-norm",
+                 "5", "--max-steps", "1", "--dry-run", "--device", "cpu"]) == 0  # fmt: skip

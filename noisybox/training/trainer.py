@@ -13,6 +13,7 @@ matched at IoU 0.5). ``noisybox eval --run`` needs nothing else, from any folder
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -114,10 +115,6 @@ def autocast_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None
     return torch.bfloat16 if bf16 else torch.float16
 
 
-#: gradients are clipped to this norm at every step
-MAX_GRAD_NORM = 10.0
-
-
 def autocast(device: torch.device, dtype: torch.dtype | None):
     """The mixed-precision context of a run: ``dtype`` (bf16/fp16) or off (``None``)."""
     return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
@@ -158,10 +155,11 @@ def train_step(
     targets: list[dict],
     device: torch.device,
     amp_dtype: torch.dtype | None,
+    max_grad_norm: float = TrainConfig.max_grad_norm,
 ) -> StepResult:
-    """Forward, loss, backward, gradient clipping and the update (the model in train mode;
-    fp16 through ``scaler``; a bf16 step with non-finite gradients is skipped, as fp16's
-    scaler skips one)."""
+    """Forward, loss, backward, gradient clipping to ``max_grad_norm`` (0: none) and the
+    update (the model in train mode; fp16 through ``scaler``; a bf16 step with non-finite
+    gradients is skipped, as fp16's scaler skips one)."""
     with autocast(device, amp_dtype):
         losses = model(images, targets)
     total = sum(losses.values())
@@ -169,7 +167,7 @@ def train_step(
     scaler.scale(total).backward()
     scaler.unscale_(optimizer)
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
-    norm = torch.nn.utils.clip_grad_norm_(parameters, MAX_GRAD_NORM)
+    norm = torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm or math.inf)
     skipped = amp_dtype == torch.bfloat16 and not torch.isfinite(norm)
     if not skipped:
         scaler.step(optimizer)
@@ -228,7 +226,7 @@ def time_training_steps(config: TrainConfig, num_classes: int, steps: int = 3) -
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = time.perf_counter()
-        train_step(model, optimizer, scaler, images, targets, device, dtype)
+        train_step(model, optimizer, scaler, images, targets, device, dtype, config.max_grad_norm)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - started) / steps
@@ -323,6 +321,11 @@ class Trainer:
             self.log(
                 f"note: {self.train_set.targets.filtered} degenerate training boxes left out "
                 "(every image is kept)"
+            )
+        if not config.max_grad_norm >= 0:
+            raise NoisyboxError(
+                f"max_grad_norm must be >= 0 (0: no clipping); got {config.max_grad_norm}",
+                "max_grad_norm",
             )
         box_loss = build_box_loss(config)
         self.alpha_targets = _alpha_warmup_targets(box_loss, config)
@@ -504,6 +507,7 @@ class Trainer:
                     targets,
                     self.device,
                     self.amp_dtype,
+                    self.config.max_grad_norm,
                 )
                 self.step += 1
                 for hook in hooks:
