@@ -542,3 +542,17 @@ def test_what_stands_before_a_voc_file_s_root_is_written_back_as_it_was(tmp_path
         expected = body.replace("cat", "chèvre").replace(">1<", ">2<").replace(">9<", ">8<")
         assert written == prolog + expected.encode(
             "latin-1" if name == "latin" else "utf-8") + b"\n", name  # fmt: skip
+
+
+def test_image_lists_are_for_voc_folders_and_formats_are_named(tmp_path):
+    path = write_coco(tmp_path / "a.json")
+    listed = tmp_path / "train.txt"
+    listed.write_text("img0\n")
+    with pytest.raises(NoisyboxError) as raised:
+        read_annotations(path, split=listed)
+    assert str(raised.value) == f"{path}: an image list applies to VOC folders only"
+    voc = write_voc(tmp_path / "voc", files=2)
+    listed.write_text("000001\n")
+    assert read_annotations(voc, split=listed).image_name == ["000001.jpg"]
+    with pytest.raises(NoisyboxError, match=r"^format must be one of coco, voc, yolo; got 'x'"):
+        read_annotations(path, "x")

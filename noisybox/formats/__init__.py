@@ -60,9 +60,11 @@ def read_annotations(
     path = Path(path)
     format = format or detect_format(path)
     if format not in FORMATS:
-        raise NoisyboxError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+        raise NoisyboxError(f"format must be one of {', '.join(FORMATS)}; got {format!r}", "format")
     if not path.exists():
         raise NoisyboxError(f"{path}: no such file or folder")
+    if split is not None and not FORMATS[format].split_lists:
+        raise NoisyboxError(f"{path}: an image list applies to VOC folders only")
     options = ReadOptions(Path(images_dir) if images_dir else None, Path(split) if split else None)
     return apply_on_invalid(FORMATS[format].read(path, options), on_invalid)
 

@@ -53,6 +53,8 @@ class Format:
             files), named for the user; empty when nothing.
         image_ids: the id of each image row as results name it: the source's own ids
             where it has them (COCO), else 1…N.
+        split_lists: whether ``read`` takes ``ReadOptions.split``, a list of the images of
+            a folder to read (VOC's ``ImageSets``); other formats refuse one.
     """
 
     name: str
@@ -66,3 +68,4 @@ class Format:
     image_ids: Callable[[Annotations], list] = lambda annotations: list(
         range(1, annotations.num_images + 1)
     )
+    split_lists: bool = False

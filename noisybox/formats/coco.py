@@ -700,8 +700,6 @@ def _looks_like_coco(path: Path) -> bool:
 def _read(path: Path, options: ReadOptions) -> Annotations:
     if not path.is_file():
         raise NoisyboxError(f"{path}: a COCO dataset is a .json file")
-    if options.split is not None:
-        raise NoisyboxError(f"{path}: an image list applies to VOC folders only")
     return read_coco(path)
 
 

@@ -424,4 +424,5 @@ FORMAT = Format(
     create=create_voc,
     beyond=voc_beyond,
     is_folder=lambda annotations: not annotations.source.single_file,
+    split_lists=True,
 )

@@ -17,7 +17,7 @@ from ..boxes import cxcywh_to_xyxy, xyxy_to_cxcywh
 from ..errors import NoisyboxError
 from ..keys import text_key
 from ._common import box_issues
-from .base import Format, ReadOptions
+from .base import Format
 
 CLASSES_FILE = "classes.txt"
 #: class ids at or above this are refused (larger floats lose integers; int64 would wrap)
@@ -207,16 +207,10 @@ def _detect(path: Path) -> bool:
     return path.is_dir() and any(p.name != CLASSES_FILE for p in path.rglob("*.txt"))
 
 
-def _read(path: Path, options: ReadOptions) -> Annotations:
-    if options.split is not None:
-        raise NoisyboxError(f"{path}: an image list applies to VOC folders only")
-    return read_yolo(path)
-
-
 FORMAT = Format(
     name="yolo",
     detect=_detect,
-    read=_read,
+    read=lambda path, options: read_yolo(path),
     write=write_yolo,
     quantize=lambda annotations, boxes: quantize_yolo(boxes),
     is_folder=lambda annotations: True,
