@@ -556,3 +556,108 @@ def test_image_lists_are_for_voc_folders_and_formats_are_named(tmp_path):
     assert read_annotations(voc, split=listed).image_name == ["000001.jpg"]
     with pytest.raises(NoisyboxError, match=r"^format must be one of coco, voc, yolo; got 'x'"):
         read_annotations(path, "x")
+
+
+def test_each_bad_voc_object_and_size_is_named_and_the_rest_read(tmp_path):
+    """VOC reading, worked by hand: names, difficult marks, the image name defaulting to
+    the file's, integer or fractional corners, and an issue for each bad size and object."""
+    from noisybox.keys import text_key
+
+    def obj(name, box, difficult=None):
+        mark = "" if difficult is None else f"<difficult> {difficult} </difficult>"
+        named = zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True)
+        corners = "".join(f"<{c}>{v}</{c}>" for c, v in named if v is not None)
+        name = "" if name is None else f"<name> {name} </name>"
+        return f"<object>{name}{mark}<bndbox>{corners}</bndbox></object>"
+
+    def write(file, size, *objects, filename="<filename>x.png</filename>"):
+        (tmp_path / file).write_text(f"<annotation>{filename}{size}{''.join(objects)}</annotation>")
+
+    write("a.xml", "<size><width>100</width><height>50</height></size>",
+          obj("dog", (10, 5, 20, 15)), obj("cat", (1, 2, 3, 4), difficult=1),
+          obj(None, (4, 4, 8, 8)), obj("cat", ("x", 1, None, 9)), obj("cat", (90, 10, 140, 20)),
+          filename="")  # fmt: skip
+    write("b.xml", "<size><width>0</width><height>50</height></size>", obj("dog", (1, 1, 5, 5)))
+    write("c.xml", "<size><width>60</width><height>inf</height></size>",
+          obj("cow", (1.5, 1, 5, 5), difficult=0))  # fmt: skip
+    annotations = read_annotations(tmp_path, on_invalid="keep")
+    a, b, c = (str(tmp_path / f"{name}.xml") for name in "abc")
+    assert [(i.file, i.record, i.message, i.row, i.image) for i in annotations.issues] == [
+        (a, "object 3 (no name)", "object has no <name>", 2, 0),
+        (a, "object 4 (cat)", "bndbox lacks a numeric xmin, xmax", 3, 0),
+        (b, "<size>", "missing, non-positive or infinite image width/height (pass "
+         "`images_dir=DIR` to read it from the image)", None, 1),
+        (c, "<size>", "missing, non-positive or infinite image width/height (pass "
+         "`images_dir=DIR` to read it from the image)", None, 2),
+        (a, "object 5 (cat)", "box lies outside its image (x1=90, y1=10, x2=140, y2=20; "
+         "image 100x50)", 4, 0),
+    ]  # fmt: skip
+    assert annotations.image_name == ["a.jpg", "x.png", "x.png"]  # a.xml names none
+    assert annotations.image_key.tolist() == [text_key(f"{n}.xml") for n in "abc"]
+    assert annotations.key.tolist() == [text_key(f"a.xml#{i}") for i in range(5)] + [
+        text_key("b.xml#0"), text_key("c.xml#0"),
+    ]  # fmt: skip
+    assert annotations.categories == {0: "cat", 1: "cow", 2: "dog"}
+    assert annotations.category.tolist() == [2, 0, -1, 0, 0, 2, 1]
+    assert annotations.crowd.tolist() == [False, True, False, False, False, False, False]
+    assert annotations.image.tolist() == [0, 0, 0, 0, 0, 1, 2]
+    assert np.isnan(annotations.boxes[3]).all() and annotations.boxes[6].tolist() == [1.5, 1, 5, 5]
+    assert annotations.image_size[0].tolist() == [100, 50]
+    assert np.isnan(annotations.image_size[1:]).all()
+    assert annotations.source.integer_coordinates is False  # c.xml's 1.5
+    (tmp_path / "c.xml").unlink()
+    assert read_annotations(tmp_path, on_invalid="keep").source.integer_coordinates is True
+    assert read_annotations(tmp_path / "a.xml", on_invalid="keep").source.single_file
+
+
+def test_a_voc_class_flip_renames_the_object_and_leaves_the_source_tree_alone(tmp_path):
+    folder = write_voc(tmp_path / "voc", files=1)
+    annotations = read_annotations(folder)
+    names = [annotations.categories[int(c)] for c in annotations.category]
+    other = {v: k for k, v in annotations.categories.items()}
+    flipped = "horse" if names[0] == "person" else "person"
+    changes = Changes.none(annotations)
+    changes.category[0] = other[flipped]
+    first = render(annotations, changes)["000000.xml"].decode()
+    assert first.count(f"<name>{flipped}</name>") == 1 + names[1:].count(flipped)
+    assert (
+        render(annotations, Changes.none(annotations))["000000.xml"]
+        == (folder / "000000.xml").read_bytes()
+    )  # the first write changed a copy of the tree, not the source's
+    changes = Changes.none(annotations)
+    changes.boxes[0] += 1
+    text = render(annotations, changes)["000000.xml"].decode()
+    assert text.count(f"<name>{names[0]}</name>") == names.count(names[0])  # name kept
+
+
+def test_voc_xml_is_parsed_safely_and_its_failures_named(tmp_path):
+    """A bare DTD is refused as entities are (defusedxml); broken XML and an empty folder
+    are named; a processing instruction inside the file survives a rewrite."""
+    box = "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox>"
+    body = (f"<annotation><?app keep?><size><width>20</width><height>20</height></size>"
+            f"<object><name>cat</name>{box}</object></annotation>")  # fmt: skip
+    cases = {
+        "dtd.xml": ("<!DOCTYPE annotation>" + body,
+                    "refusing XML with a DTD or entities (DTDForbidden); VOC files need neither"),
+        "broken.xml": ("<annotation><object>", "not well-formed XML: "),
+    }  # fmt: skip
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(NoisyboxError) as raised:
+            read_annotations(tmp_path / name)
+        assert str(raised.value).startswith(f"{tmp_path / name}: {message}")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(NoisyboxError) as raised:
+        read_annotations(empty, "voc")
+    assert str(raised.value) == f"{empty}: no .xml annotation files in this folder"
+    (tmp_path / "one.xml").write_text(body)
+    annotations = read_annotations(tmp_path / "one.xml")
+    changes = Changes.none(annotations)
+    changes.boxes[0] = [2.0, 2.0, 8.0, 8.0]
+    written = render(annotations, changes)  # a single file: its bytes
+    assert written.startswith(b"<annotation><?app keep?><size>") and b"<xmin>2</xmin>" in written
+    changes.keep_image[0] = False
+    with pytest.raises(NoisyboxError) as raised:
+        render(annotations, changes)
+    assert str(raised.value) == f"{tmp_path / 'one.xml'}: nothing valid is left to write"
