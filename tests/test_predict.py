@@ -120,7 +120,8 @@ def test_detections_are_drawn_as_boxes_with_their_class_and_score():
 
     def drawn(width, detections, names):
         pixels = np.zeros((200, width, 3), np.uint8)
-        return np.asarray(Image.open(io.BytesIO(draw_detections(pixels, detections, names))))
+        drawn = Image.open(io.BytesIO(draw_detections(pixels, detections, names)))
+        return np.asarray(drawn).astype(int)  # no uint8 wrap-around in the comparisons
 
     found = {"bbox": [50, 80, 100, 60], "category_id": 1, "score": 0.5}
     image = drawn(300, [found], {1: "cat"})
@@ -137,7 +138,8 @@ def test_detections_are_drawn_as_boxes_with_their_class_and_score():
         ImageDraw.Draw(reference).text((50 - left, 0), label, fill=255)
         band = image[top - (bottom - top) : top, left:right]
         white = (band.min(axis=2) > 150).astype(float)
-        assert band[..., 0].mean() > 200  # the label's background is red
+        assert band[..., 0].mean() > 200  # the label's background is red, its height only
+        assert image[: top - (bottom - top) - 2, left:right].max() < 60
         expected = (np.asarray(reference) > 128).astype(float)
         assert np.corrcoef(white.ravel(), expected.ravel())[0, 1] > 0.8, label
     thick = drawn(900, [dict(found, score=0.25)], {1: "cat"})  # lines of 900 / 300 = 3 px
@@ -245,3 +247,29 @@ def test_predict_folder_defaults_draw_and_keep_scores_from_a_quarter(finished_ru
     with pytest.raises(NoisyboxError, match=r"^score must be in \[0, 1\]; got 1.5") as raised:
         predict_folder(finished_run, [image], score=1.5)
     assert raised.value.parameter == "score"
+
+
+def test_predictions_are_a_coco_file_noisybox_reads(finished_run, shapes, tmp_path):
+    """Images numbered from 1 with their pixel sizes, detections numbered from 1 with
+    ``area`` w·h and ``iscrowd`` 0, the run's categories: a COCO file that reads back."""
+    from PIL import Image
+
+    from noisybox.formats import read_annotations
+    from noisybox.training.predict import predict_folder
+
+    images = sorted((shapes / "images").iterdir())[:2]
+    output = predict_folder(finished_run, images, score=0, draw=False, device="cpu")
+    document = json.loads(output["predictions.json"])
+    sizes = [Image.open(path).size for path in images]
+    assert document["images"] == [
+        {"id": i, "file_name": path.name, "width": w, "height": h}
+        for i, (path, (w, h)) in enumerate(zip(images, sizes, strict=True), start=1)
+    ]
+    records = document["annotations"]
+    assert [r["id"] for r in records] == list(range(1, len(records) + 1)) and records
+    assert {r["image_id"] for r in records} <= {1, 2} and {r["iscrowd"] for r in records} == {0}
+    for record in records:
+        assert record["area"] == pytest.approx(record["bbox"][2] * record["bbox"][3])
+    path = tmp_path / "predictions.json"
+    path.write_bytes(output["predictions.json"])
+    assert len(read_annotations(path, on_invalid="skip")) > 0
