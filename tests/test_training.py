@@ -308,6 +308,9 @@ def test_the_detector_table_names_each_model_and_refuses_others():
         assert isinstance(detector.transform, SquareBatchTransform)
         assert isinstance(detector.positive_iou, PositiveIoU)
         assert detector.transform.min_size == (48,) and detector.transform.max_size == 48
+        # scores kept down to 0.05, 100 an image: AP over the whole precision-recall curve
+        post = detector.roi_heads if model == "faster-rcnn" else detector
+        assert (post.score_thresh, post.detections_per_img) == (0.05, 100)
     with pytest.raises(NoisyboxError, match="model must be one of fcos, retinanet, faster-rcnn; "
                        "got 'yolo'") as refused:  # fmt: skip
         build_detector("yolo", "tiny", 4, 48, box_loss)
@@ -808,3 +811,5 @@ def test_retinanet_anchors_are_sized_to_the_input():
     assert generator.aspect_ratios == ((0.5, 1.0, 2.0),) * 5
     small = build_detector("retinanet", "tiny", 2, 32, build_loss("giou")).anchor_generator
     assert [sizes[0] for sizes in small.sizes] == [8, 10, 20, 41, 82]  # at least 8
+    large = build_detector("retinanet", "tiny", 2, 800, build_loss("giou")).anchor_generator
+    assert [sizes[0] for sizes in large.sizes] == [128, 256, 512, 1024, 2048]
