@@ -813,3 +813,43 @@ def test_retinanet_anchors_are_sized_to_the_input():
     assert [sizes[0] for sizes in small.sizes] == [8, 10, 20, 41, 82]  # at least 8
     large = build_detector("retinanet", "tiny", 2, 800, build_loss("giou")).anchor_generator
     assert [sizes[0] for sizes in large.sizes] == [128, 256, 512, 1024, 2048]
+
+
+def test_a_batch_of_unequal_images_goes_to_the_device_image_by_image():
+    """Images of different sizes cannot be stacked: collate keeps a list and Batch.to makes
+    each a float image in [0, 1]; boxes and labels split back per image."""
+    from noisybox.training.data import collate
+
+    generator = torch.Generator().manual_seed(0)
+    first = torch.randint(0, 256, (3, 8, 10), dtype=torch.uint8, generator=generator)
+    second = torch.randint(0, 256, (3, 6, 6), dtype=torch.uint8, generator=generator)
+    targets = [
+        {"boxes": torch.tensor([[0.0, 0, 2, 2], [1, 1, 3, 3]]), "labels": torch.tensor([1, 2]),
+         "image": 4, "scale": 1.0},
+        {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64), "image": 7,
+         "scale": 0.5},
+    ]  # fmt: skip
+    batch = collate([(first, targets[0]), (second, targets[1])])
+    assert isinstance(batch.images, list) and batch.counts == [2, 0] and batch.rows == [4, 7]
+    images, on_device = batch.to(torch.device("cpu"))
+    assert [image.dtype for image in images] == [torch.float32] * 2
+    assert torch.equal(images[0], first.float() / 255) and torch.equal(images[1], second / 255)
+    assert torch.equal(on_device[0]["boxes"], targets[0]["boxes"])
+    assert on_device[1]["boxes"].shape == (0, 4) and on_device[1]["labels"].numel() == 0
+
+
+def test_faster_rcnn_anchors_and_roi_pooling_are_sized_to_the_input():
+    """RPN anchors of one size a level, 2·(stride-size)·(input/800) pixels and at least 8,
+    ratios ½, 1, 2; RoIs pooled to 7×7 (2 samples a bin) from the FPN maps of strides 8–32."""
+    from noisybox.losses import build_loss
+    from noisybox.training.models import build_detector
+
+    detector = build_detector("faster-rcnn", "tiny", 2, 128, build_loss("giou"))
+    anchors = detector.rpn.anchor_generator
+    assert anchors.sizes == ((10,), (20,), (41,), (82,), (164,))  # 32 · 0.16 · 2 = 10.24
+    assert anchors.aspect_ratios == ((0.5, 1.0, 2.0),) * 5
+    pool = detector.roi_heads.box_roi_pool
+    assert pool.featmap_names == ["0", "1", "2"] and pool.output_size == (7, 7)
+    assert pool.sampling_ratio == 2
+    small = build_detector("faster-rcnn", "tiny", 2, 32, build_loss("giou")).rpn.anchor_generator
+    assert small.sizes == ((8,), (8,), (10,), (20,), (41,))
