@@ -98,7 +98,7 @@ def test_writing_drops_rewrites_and_appends_lines_as_told(tmp_path):
     annotations = read_annotations(tmp_path, on_invalid="skip")  # "bad" left out
     assert annotations.record.tolist() == [0, 1, 3, 4, 5, 6, 7, 8]
     changes = Changes.none(annotations)
-    changes.keep[0] = False  # a.txt's "0 0.5 …"
+    changes.keep[0] = changes.keep[1] = False  # a.txt's "0 0.5 …" and "1 0.1 …"
     changes.boxes[2] = [0.1, 0.2, 0.3, 0.6]  # a.txt's last line, no line ending
     changes.category[3] = 2  # b.txt's first line
     changes.keep_image[2] = False  # c.txt
@@ -108,7 +108,6 @@ def test_writing_drops_rewrites_and_appends_lines_as_told(tmp_path):
     written = render(annotations, changes)
     assert sorted(written) == ["a.txt", "b.txt", "d.txt"]
     assert written["a.txt"] == (
-        b"1 0.1 0.1 0.1 0.1\r\n"
         b"2 0.200000 0.400000 0.200000 0.400000\n"
         b"5 0.250000 0.250000 0.500000 0.500000\n"
         b"6 0.750000 0.750000 0.500000 0.500000\n"

@@ -473,10 +473,14 @@ def test_voc_new_objects_fit_compact_and_single_child_files(tmp_path):
     (tmp_path / "b.xml").write_text(
         f"<annotation>\n  <object><name>cat</name>{box}</object>\n</annotation>\n"
     )
+    (tmp_path / "c.xml").write_text(  # two children, indented differently
+        f"<annotation>\n <filename>c.jpg</filename>\n   <object><name>cat</name>{box}</object>"
+        "\n</annotation>\n"
+    )
     annotations = read_annotations(tmp_path, images_dir=None, on_invalid="keep")
     changes = Changes.none(annotations)
-    changes.added_image, changes.added_category = np.array([0, 1]), np.array([0, 0])
-    changes.added_boxes = np.array([[2.0, 2.0, 5.0, 5.0]] * 2)
+    changes.added_image, changes.added_category = np.array([0, 1, 2]), np.array([0, 0, 0])
+    changes.added_boxes = np.array([[2.0, 2.0, 5.0, 5.0]] * 3)
     written = render(annotations, changes)
     new = ("<object>\n\t\t<name>cat</name>\n\t\t<pose>Unspecified</pose>\n\t\t<truncated>0"
            "</truncated>\n\t\t<difficult>0</difficult>\n\t\t<bndbox>\n\t\t\t<xmin>2</xmin>\n"
@@ -486,6 +490,7 @@ def test_voc_new_objects_fit_compact_and_single_child_files(tmp_path):
     assert written["b.xml"].decode() == (
         f"<annotation>\n  <object><name>cat</name>{box}</object>\n  {new}\n</annotation>\n"
     )
+    assert written["c.xml"].decode().endswith(f"{box}</object>\n   {new}\n</annotation>\n")
 
 
 def test_voc_files_are_rewritten_only_where_something_changed(tmp_path):
@@ -628,6 +633,12 @@ def test_a_voc_class_flip_renames_the_object_and_leaves_the_source_tree_alone(tm
     changes.boxes[0] += 1
     text = render(annotations, changes)["000000.xml"].decode()
     assert text.count(f"<name>{names[0]}</name>") == names.count(names[0])  # name kept
+    changes = Changes.none(annotations)
+    changes.keep[0] = False
+    assert render(annotations, changes)["000000.xml"].decode().count("<object>") == 1
+    changes = Changes.none(annotations)
+    changes.boxes[1] += 1
+    assert render(annotations, changes)["000000.xml"].decode().count("<object>") == 2
 
 
 def test_voc_xml_is_parsed_safely_and_its_failures_named(tmp_path):
