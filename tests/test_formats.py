@@ -1,6 +1,7 @@
 """Reading and writing COCO, VOC and YOLO: lossless round trips and faithful edits."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -672,3 +673,27 @@ def test_voc_xml_is_parsed_safely_and_its_failures_named(tmp_path):
     with pytest.raises(NoisyboxError) as raised:
         render(annotations, changes)
     assert str(raised.value) == f"{tmp_path / 'one.xml'}: nothing valid is left to write"
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_coco_file_orjson_cannot_write_is_written_by_python_s_json(tmp_path, indent):
+    """NaN (and integers beyond 64 bits) are read by Python's json; such a file is written
+    back by it too, in its own layout (indented or not), NaN as NaN, never as null."""
+    document = coco_document(images=2, boxes_per_image=2, seed=4)
+    document["info"]["score"] = float("nan")
+    document["info"]["big"] = 2**70
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(document, indent=indent))
+    annotations = read_annotations(path)
+    assert not annotations.source.standard_json
+    changes = Changes.none(annotations)
+    changes.boxes[0] = [1.0, 2.0, 11.0, 22.0]
+    written = render(annotations, changes)
+    assert written.startswith(b"{\n  ") == (indent is not None)
+    expected = json.loads(path.read_text())
+    expected["annotations"][0]["bbox"] = [1.0, 2.0, 10.0, 20.0]
+    expected["annotations"][0]["area"] = 200.0
+    back = json.loads(written)
+    assert math.isnan(back["info"].pop("score")) and back["info"]["big"] == 2**70
+    expected["info"].pop("score")
+    assert back == expected
