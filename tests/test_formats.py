@@ -611,8 +611,16 @@ def test_each_bad_voc_object_and_size_is_named_and_the_rest_read(tmp_path):
     assert annotations.image_size[0].tolist() == [100, 50]
     assert np.isnan(annotations.image_size[1:]).all()
     assert annotations.source.integer_coordinates is False  # c.xml's 1.5
-    (tmp_path / "c.xml").unlink()
+    write("d.xml", "<size><width>60</width><height>60</height></size>", obj("dog", (-1, 1, 5, 5)))
+    assert read_annotations(tmp_path, on_invalid="keep").source.integer_coordinates is False
+    (tmp_path / "c.xml").unlink()  # d's -1 is a whole number too
     assert read_annotations(tmp_path, on_invalid="keep").source.integer_coordinates is True
+    images = tmp_path / "images"
+    images.mkdir()
+    read = read_annotations(tmp_path / "b.xml", images_dir=images, on_invalid="keep")
+    (issue,) = read.issues
+    assert (issue.file, issue.record, issue.image) == (b, "<size>", 0)
+    assert issue.message.startswith("no <size>, and ")
     assert read_annotations(tmp_path / "a.xml", on_invalid="keep").source.single_file
 
 
