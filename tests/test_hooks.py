@@ -146,3 +146,38 @@ def test_tensorboard_without_its_package_is_named(tmp_path, monkeypatch):
     ) as raised:
         TensorBoard(tmp_path / "tb").before_train(FakeTrainer())
     assert raised.value.parameter == "tensorboard"
+
+
+def test_metrics_log_counts_throughput_eta_and_skipped_steps(tmp_path, monkeypatch):
+    """On a clock that ticks 2 s a call: images/s over every process's images since the
+    start, the ETA from the steps left at the pace so far (from the step a resumed run
+    began at), the skipped steps so far; the file is closed at the end."""
+    import noisybox.training.hooks as hooks
+
+    ticks = itertools.count(start=100.0, step=2.0)
+    monkeypatch.setattr(hooks.time, "perf_counter", lambda: next(ticks))
+    seen = []
+    hook = MetricsLog(tmp_path / "metrics.jsonl", log_every=2, total=10, on_step=seen.append)
+    trainer = FakeTrainer()
+    trainer.step, trainer.world = 4, 3  # resumed at step 4, three processes
+    hook.before_train(trainer)  # clock 100
+    for skipped in (True, False, True, False):
+        context = StepContext(step=trainer.step, images=5)
+        hook.before_step(trainer, context)
+        trainer.step += 1
+        result = StepResult({"box": torch.tensor(1.0)}, torch.tensor(1.0), skipped=skipped)
+        hook.after_step(trainer, context, result)
+    hook.after_train(trainer)
+    # logged at steps 6 (clock 102) and 8 (clock 104)
+    assert [r["step"] for r in seen] == [6, 8]
+    assert [r["images_per_s"] for r in seen] == [2 * 5 * 3 / 2, 4 * 5 * 3 / 4]
+    assert [r["skipped_steps"] for r in seen] == [1, 2]
+    assert [r["processes"] for r in seen] == [3, 3]
+    assert [r["eta_s"] for r in seen] == [(10 - 6) * 2 / 2, (10 - 8) * 4 / 4]
+    assert hook.file.closed
+
+
+def test_the_learning_rate_reaches_zero_at_the_last_step():
+    assert learning_rate(3, 1.0, 3, 4) == pytest.approx(1.0)  # the first step after warm-up
+    assert learning_rate(4, 1.0, 3, 4) == pytest.approx(0.0)  # one step of decay: done
+    assert learning_rate(9, 1.0, 3, 4) == pytest.approx(0.0)
