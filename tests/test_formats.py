@@ -705,3 +705,49 @@ def test_a_coco_file_orjson_cannot_write_is_written_by_python_s_json(tmp_path, i
     assert math.isnan(back["info"].pop("score")) and back["info"]["big"] == 2**70
     expected["info"].pop("score")
     assert back == expected
+
+
+def test_each_bad_coco_image_and_category_is_named_and_the_rest_read(tmp_path):
+    """COCO's images and categories, worked by hand: ids to the last of 64 bits, names
+    defaulting to ids, sizes that must be positive and finite, records without ids."""
+    from noisybox.keys import integer_keys, text_key
+
+    images = [
+        {"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
+        {"id": 2, "file_name": "b.jpg", "width": 0, "height": 10},
+        {"id": 3, "file_name": "c.jpg", "width": 10, "height": 0},
+        {"id": 4, "width": 0.5, "height": float("inf")},
+        {"file_name": "e.jpg", "width": 10, "height": 10},
+        "not a record",
+        {"id": "t", "file_name": "t.jpg", "width": 0.5, "height": 0.5},
+    ]
+    categories = [{"id": -(2**63), "name": "low"}, {"id": 2**63 - 1}, {"id": 2**63},
+                  {"id": -(2**63) - 1}, {"id": 7, "name": "seven"}]  # fmt: skip
+    document = {"images": images, "categories": categories, "annotations": [
+        {"id": 1, "image_id": 1, "category_id": 7, "bbox": [1, 1, 2, 2]}]}  # fmt: skip
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(document))
+    read = read_annotations(path, on_invalid="keep")
+    issues = [(i.record, i.message, i.image) for i in read.issues]
+    sizes = "image has no positive, finite 'width' and 'height'"
+    assert issues == [
+        ("categories[2]", "category id beyond 64 bits", None),
+        ("categories[3]", "category id beyond 64 bits", None),
+        ("image id 2", sizes, 1), ("image id 3", sizes, 2), ("image id 4", sizes, 3),
+        ("images[4]", "image has no 'id'", 4), ("images[5]", "image has no 'id'", 5),
+    ]  # fmt: skip
+    assert read.categories == {-(2**63): "low", 2**63 - 1: str(2**63 - 1), 7: "seven"}
+    assert read.image_name == ["a.jpg", "b.jpg", "c.jpg", "4", "e.jpg", "", "t.jpg"]
+    assert read.image_size[[0, 6]].tolist() == [[10, 10], [0.5, 0.5]]
+    assert np.isnan(read.image_size[1:6]).all()
+    assert read.image_key.dtype == np.uint64
+    assert read.image_key[:4].tolist() == integer_keys([1, 2, 3, 4]).tolist()
+    assert read.image_key[6] == text_key("t") and read.image_key[4] == read.image_key[5] == 0
+    del document["categories"]  # optional: then no annotation has a known class
+    path.write_text(json.dumps(document))
+    assert read_annotations(path, on_invalid="keep").categories == {}
+    document["categories"] = {"id": 1}
+    path.write_text(json.dumps(document))
+    with pytest.raises(NoisyboxError) as raised:
+        read_annotations(path)
+    assert str(raised.value) == f"{path}: 'categories' must be a list of records"
