@@ -853,3 +853,32 @@ def test_faster_rcnn_anchors_and_roi_pooling_are_sized_to_the_input():
     assert pool.sampling_ratio == 2
     small = build_detector("faster-rcnn", "tiny", 2, 32, build_loss("giou")).rpn.anchor_generator
     assert small.sizes == ((8,), (8,), (10,), (20,), (41,))
+
+
+def test_the_class_table_of_coco_splits_is_by_id_and_refuses_a_renamed_one(tmp_path):
+    """Classes only one split has are kept (by id, in id order); a class both have must
+    have the same name in both."""
+    from noisybox.formats import read_annotations
+    from noisybox.training.classes import class_table
+
+    from .datasets import coco_document, write_coco
+
+    train, val = coco_document(), coco_document()
+    train["categories"] = [c for c in train["categories"] if c["id"] != 7]
+    train["annotations"] = [a for a in train["annotations"] if a["category_id"] != 7]
+    val["categories"] = [c for c in val["categories"] if c["id"] != 1]
+    val["annotations"] = [a for a in val["annotations"] if a["category_id"] != 1]
+    paths = write_coco(tmp_path / "t.json", train), write_coco(tmp_path / "v.json", val)
+    table = class_table(*(read_annotations(p) for p in paths))
+    assert table.names == ("cat", "dog", "car") and table.category_ids == (1, 3, 7)
+    assert table.categories() == [{"id": 1, "name": "cat"}, {"id": 3, "name": "dog"},
+                                  {"id": 7, "name": "car"}]  # fmt: skip
+    assert table.train_labels == table.val_labels == {1: 1, 3: 2, 7: 3}
+    val["categories"][0]["name"] = "wolf"  # id 3
+    write_coco(paths[1], val)
+    with pytest.raises(NoisyboxError) as raised:
+        class_table(*(read_annotations(p) for p in paths))
+    assert str(raised.value) == (
+        f"category id 3 is 'dog' in {paths[0]} but 'wolf' in {paths[1]}: the splits must "
+        "number their classes alike"
+    )
