@@ -751,3 +751,16 @@ def test_each_bad_coco_image_and_category_is_named_and_the_rest_read(tmp_path):
     with pytest.raises(NoisyboxError) as raised:
         read_annotations(path)
     assert str(raised.value) == f"{path}: 'categories' must be a list of records"
+
+
+def test_coco_records_without_iscrowd_are_not_crowd_on_every_reading_path(tmp_path, monkeypatch):
+    from noisybox.formats import coco
+
+    document = coco_document(images=2, boxes_per_image=3, seed=1)
+    for record in document["annotations"]:
+        del record["iscrowd"]
+    path = write_coco(tmp_path / "a.json", document)
+    assert not read_annotations(path).crowd.any()  # parsed whole, the regular fast path
+    monkeypatch.setattr(coco, "LAZY_FROM_BYTES", 0)
+    lazy = read_annotations(path)
+    assert lazy.source.items is not None and not lazy.crowd.any()
