@@ -764,3 +764,25 @@ def test_coco_records_without_iscrowd_are_not_crowd_on_every_reading_path(tmp_pa
     monkeypatch.setattr(coco, "LAZY_FROM_BYTES", 0)
     lazy = read_annotations(path)
     assert lazy.source.items is not None and not lazy.crowd.any()
+
+
+def test_box_issues_at_the_edges_of_the_tolerance():
+    """Worked by hand, image 100 × 50 px, tolerance 1 px: a box may reach 1 px past each
+    edge, not 1.5; an empty box is one issue (never also 'outside')."""
+    from noisybox.formats._common import box_issues
+
+    boxes = np.array([
+        [0, 0, 10, 10], [-1, -1, 101, 51],  # inside, at the tolerance
+        [-1.5, 0, 10, 10], [0, -1.5, 10, 10], [0, 0, 101.5, 10], [0, 0, 10, 51.5],  # outside
+        [0, 0, 10, 0], [0, 10, 5, 5], [200, 0, 200, 10],  # empty (the last one outside too)
+        [np.nan, 0, 1, 1],
+    ], dtype=float)  # fmt: skip
+    found = box_issues(
+        boxes, np.array([[100.0, 50.0]]), lambda row: ("f", f"r{row}"),
+        np.ones(len(boxes), bool), np.zeros(len(boxes), np.int64), 1.0,
+    )  # fmt: skip
+    kinds = {i.row: i.message.split(" (")[0] for i in found}
+    assert len(found) == len(kinds) == 8
+    outside, empty = "box lies outside its image", "box has zero or negative width or height"
+    assert kinds == {2: outside, 3: outside, 4: outside, 5: outside, 6: empty, 7: empty,
+                     8: empty, 9: "box has a NaN or infinite coordinate"}  # fmt: skip
