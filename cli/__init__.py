@@ -108,6 +108,7 @@ FLAGS = {
 }
 #: a parameter named in a message's hint: `name`, `name=True`, `name="value"`, `name=VALUE`
 MENTION = re.compile(r"`([a-z][a-z_]*)(?:=([^`]*))?`")
+QUOTES = "\"'"  # around a text value: `name="value"` is shown --name value
 
 
 def _flag(parameter: str) -> str:
@@ -126,7 +127,7 @@ def _as_flags(error: NoisyboxError) -> str:
         value = found.group(2)
         if value is None or value == "True":
             return _flag(found.group(1))
-        return f"{_flag(found.group(1))} {value.strip(chr(34) + chr(39))}"
+        return f"{_flag(found.group(1))} {value.strip(QUOTES)}"
 
     return MENTION.sub(as_flag, message)
 

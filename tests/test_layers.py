@@ -132,5 +132,6 @@ def test_one_real_option_walkthrough_max_grad_norm(tmp_path, shapes, capsys):
     assert (
         "error: --max-grad-norm must be >= 0 (0: no clipping); got -1.0" in capsys.readouterr().err
     )
+    assert not (tmp_path / "neg").exists()  # refused before anything is read or written
     assert main(["bench", "--data", str(shapes), "--out", str(tmp_path / "b"), "--max-grad-norm",
                  "5", "--max-steps", "1", "--dry-run", "--device", "cpu"]) == 0  # fmt: skip

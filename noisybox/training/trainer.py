@@ -257,6 +257,7 @@ class Trainer:
         and ``eta_s``), for a progress display; by default both print lines to stderr.
         ``command_options``, the ``train`` command's resolved options, are kept as the run
         folder's ``config.toml``."""
+        _check_settings(config)
         self.config, self.resume = config, resume
         self.command_options = command_options
         self.rank, self.world = init_distributed(config.device)
@@ -322,11 +323,6 @@ class Trainer:
                 f"note: {self.train_set.targets.filtered} degenerate training boxes left out "
                 "(every image is kept)"
             )
-        if not config.max_grad_norm >= 0:
-            raise NoisyboxError(
-                f"max_grad_norm must be >= 0 (0: no clipping); got {config.max_grad_norm}",
-                "max_grad_norm",
-            )
         box_loss = build_box_loss(config)
         self.alpha_targets = _alpha_warmup_targets(box_loss, config)
         self.box_loss = box_loss
@@ -352,8 +348,6 @@ class Trainer:
     def _check_images(self) -> None:
         """Decode every image before the first step: unreadable ones stop the run with one
         line naming them all, or are left out with ``on_invalid="skip"``, saying how many."""
-        if self.config.on_invalid not in ("error", "skip"):
-            raise NoisyboxError(f"on_invalid must be error or skip; got {self.config.on_invalid!r}")
         found = {
             split: check_images(dataset.annotations, dataset.images_dir)
             for split, dataset in (("training", self.train_set), ("validation", self.val_set))
@@ -620,6 +614,17 @@ class Trainer:
         with atomic_write(self.files.evaluation) as handle:
             handle.write(json.dumps(result, indent=2).encode())
         return result
+
+
+def _check_settings(config: TrainConfig) -> None:
+    """Refuse, before any file is read or written, settings no run can take."""
+    if config.on_invalid not in ("error", "skip"):
+        raise NoisyboxError(f"on_invalid must be error or skip; got {config.on_invalid!r}")
+    if not config.max_grad_norm >= 0:
+        raise NoisyboxError(
+            f"max_grad_norm must be >= 0 (0: no clipping); got {config.max_grad_norm}",
+            "max_grad_norm",
+        )
 
 
 def _alpha_warmup_targets(box_loss: torch.nn.Module, config: TrainConfig) -> dict[str, float]:
